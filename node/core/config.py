@@ -1,0 +1,139 @@
+"""The protocol's knobs: one frozen, validated object.
+
+Owns the meaning, unit and trade-off of every number the protocol core uses. It reads no
+environment and no files: the shell (`node.settings`) maps environment variables and flags
+onto these fields, and the simulator builds them directly.
+
+The defaults were chosen by measurement on the core (`python -m lab.tune` runs the seeded
+simulations behind them); each field's comment gives the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["Config", "ConfigError", "VERSION_COUNTER_BITS", "MAX_VERSION"]
+
+#: A version is ``generation << VERSION_COUNTER_BITS | counter``. The generation is the
+#: node's start time in whole seconds, so a restarted node's versions begin above its
+#: previous life's. 20 bits allow a million updates per generation; with a generation of
+#: ~2^31 s the version stays below 2^53 and survives a float64 (Prometheus gauges) exactly.
+VERSION_COUNTER_BITS = 20
+#: The contract's bound: 0 <= version < 2^63.
+MAX_VERSION = 2**63 - 1
+
+
+class ConfigError(ValueError):
+    """A knob has a value the protocol cannot work with; the message names the knob."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    # --- dissemination -------------------------------------------------------------
+    #: Peers each new piece of news is pushed to. 3 is the measured knee: 10,000 simulated
+    #: nodes are all reached in 8-9 link latencies with fanout 3 against 11-12 with fanout 2,
+    #: while fanout 4 saves under one latency for a third more messages.
+    fanout: int = 3
+    #: Hops a node's own news may travel by push. Push forwards once on first receipt, so
+    #: reach grows about fanout-fold a hop; 8 hops cover 3^8 = 6,561 nodes before
+    #: anti-entropy finishes the tail. More only adds duplicates in small clusters.
+    ttl: int = 8
+    #: The largest TTL this node obeys; a higher one on the wire is clamped to this.
+    max_ttl: int = 16
+    #: Seconds between batched pushes. 0 pushes at once (lowest latency); a positive
+    #: interval gathers news and sends it as one batch to `fanout` peers, which is what
+    #: keeps the message cost per update low under many updates per second.
+    push_interval_s: float = 0.0
+    #: Seconds between anti-entropy rounds (push-pull of the `{origin: version}` digest with
+    #: one random peer). It bounds how long a lost push or a healed partition stays unseen:
+    #: at 1 s, 5 loopback nodes reconverge within ~2 s of any loss.
+    sync_s: float = 1.0
+    #: Random peer ids attached to each anti-entropy request, so membership spreads too.
+    peer_sample: int = 3
+
+    # --- the favourite -------------------------------------------------------------
+    #: Mean seconds between new favourites (0 disables re-sampling: simulations and tests).
+    resample_s: float = 10.0
+    #: Each interval is resample_s * uniform(1 - jitter, 1 + jitter), so nodes drift apart.
+    resample_jitter: float = 0.3
+
+    # --- membership and failure detection ------------------------------------------
+    #: Consecutive failed exchanges before a peer is dead (it is suspect from the first).
+    dead_after_failures: int = 3
+    #: ... and it must also have been silent this long, so a lossy link is not a dead node.
+    dead_after_s: float = 3.0
+    #: A dead peer is probed again this often, so a restarted or healed node comes back.
+    dead_retry_s: float = 5.0
+    #: Dead this long, a peer and its origin state are dropped (a tombstone remains).
+    reap_s: float = 120.0
+    #: How long a tombstone keeps late gossip from resurrecting a reaped origin.
+    tombstone_s: float = 600.0
+    #: First wait before retrying a failed bootstrap; doubles up to `bootstrap_backoff_max_s`.
+    bootstrap_backoff_s: float = 0.5
+    bootstrap_backoff_max_s: float = 10.0
+
+    # --- bounds (memory must not grow with uptime or with what peers send) ----------
+    #: UUIDs remembered for dedup; the oldest is evicted first.
+    seen_capacity: int = 10_000
+    #: Peers kept at most; ids beyond this from peer lists are ignored.
+    max_peers: int = 4096
+    #: Origins kept at most (live entries plus tombstones).
+    max_origins: int = 4096
+    #: Messages in one envelope; larger batches are refused, larger replies are split.
+    max_batch: int = 512
+    #: Encoded size of one message's payload.
+    max_payload_bytes: int = 1024
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks each knob and how knobs relate; raises ConfigError naming the first bad one."""
+        positive_ints = (
+            "fanout",
+            "max_ttl",
+            "seen_capacity",
+            "max_peers",
+            "max_origins",
+            "max_batch",
+            "max_payload_bytes",
+            "dead_after_failures",
+        )
+        for name in positive_ints:
+            _check(name, getattr(self, name), int, lo=1)
+        _check("ttl", self.ttl, int, lo=0)
+        _check("peer_sample", self.peer_sample, int, lo=0)
+        non_negative = ("push_interval_s", "resample_s", "dead_after_s", "tombstone_s", "reap_s")
+        for name in non_negative:
+            _check(name, getattr(self, name), float, lo=0.0)
+        for name in ("sync_s", "dead_retry_s", "bootstrap_backoff_s", "bootstrap_backoff_max_s"):
+            _check(name, getattr(self, name), float, lo=1e-3)
+        _check("resample_jitter", self.resample_jitter, float, lo=0.0, hi=0.99)
+        if self.ttl > self.max_ttl:
+            raise ConfigError(f"ttl={self.ttl} exceeds max_ttl={self.max_ttl}")
+        if self.bootstrap_backoff_max_s < self.bootstrap_backoff_s:
+            raise ConfigError("bootstrap_backoff_max_s must be >= bootstrap_backoff_s")
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some knobs changed (validated again)."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _check(
+    name: str, value: object, kind: type, lo: float | None = None, hi: float | None = None
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+        raise ConfigError(
+            f"{name} must be {'a number' if kind is float else 'an integer'}, got {value!r}"
+        )
+    assert isinstance(value, (int, float))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{name} must be >= {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name} must be <= {hi}, got {value!r}")

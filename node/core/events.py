@@ -1,0 +1,150 @@
+"""What the core tells its shell: events (what happened) and outgoing requests (what to send).
+
+Owns only these small immutable values. The core appends them as it works; the shell drains
+them and turns events into log lines, metrics and the page's live feed, and requests into
+HTTP calls whose outcome it reports back. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from node.core.message import Envelope
+
+__all__ = [
+    "Send",
+    "FetchPeers",
+    "Outgoing",
+    "MovieChanged",
+    "Applied",
+    "Deduplicated",
+    "TtlDropped",
+    "Stale",
+    "PeerChanged",
+    "Bootstrapped",
+    "BootstrapFailed",
+    "Reaped",
+    "Refused",
+    "Event",
+]
+
+
+# --- outgoing requests ---------------------------------------------------------------
+class Send(NamedTuple):
+    """POST `envelope` to `to`'s /gossip/; report the reply to `on_reply`, or `on_failure`."""
+
+    to: str
+    envelope: Envelope
+    #: "push" (new news), "sync" (anti-entropy digest), "repair" (news a digest asked for),
+    #: or "probe" (anti-entropy with a dead peer, to see whether it is back).
+    kind: str
+
+
+class FetchPeers(NamedTuple):
+    """GET `to`'s /peers/; report the listing to `on_peers`, or `on_failure`."""
+
+    to: str
+
+
+Outgoing = Send | FetchPeers
+
+
+# --- events --------------------------------------------------------------------------
+class MovieChanged(NamedTuple):
+    """This node picked a new favourite (or re-announced it above a stale self-version)."""
+
+    version: int
+    movie: str
+    previous: str | None
+    uuid: str
+
+
+class Applied(NamedTuple):
+    """First arrival of news newer than anything known: it is now this node's view."""
+
+    uuid: str
+    origin: str
+    version: int
+    movie: str
+    sender: str | None
+    hops: int
+    ttl: int
+    #: Seconds from the origin's send to this arrival (None if the message had no sent_at).
+    delay_s: float | None
+    via: str
+
+
+class Deduplicated(NamedTuple):
+    """A message whose UUID was already handled here: dropped."""
+
+    uuid: str
+    origin: str
+    version: int
+    sender: str | None
+
+
+class TtlDropped(NamedTuple):
+    """Applied, but not forwarded: its TTL was spent."""
+
+    uuid: str
+    origin: str
+    version: int
+    sender: str | None
+
+
+class Stale(NamedTuple):
+    """A new UUID carrying news no newer than what is known: dropped."""
+
+    uuid: str
+    origin: str
+    version: int
+    known: int
+    sender: str | None
+
+
+class PeerChanged(NamedTuple):
+    """A peer's health changed; `old` is None for a peer just learned; `new` is "reaped"
+    when a long-dead peer is dropped."""
+
+    peer: str
+    old: str | None
+    new: str
+
+
+class Bootstrapped(NamedTuple):
+    via: str
+    peers: int
+
+
+class BootstrapFailed(NamedTuple):
+    via: str
+    retry_in_s: float
+
+
+class Reaped(NamedTuple):
+    """An origin dead longer than the reap period was dropped from state (tombstoned)."""
+
+    origin: str
+    version: int
+
+
+class Refused(NamedTuple):
+    """A request or a message was refused; `reason` labels gossip_invalid_requests_total."""
+
+    reason: str
+    detail: str
+    sender: str | None
+
+
+Event = (
+    MovieChanged
+    | Applied
+    | Deduplicated
+    | TtlDropped
+    | Stale
+    | PeerChanged
+    | Bootstrapped
+    | BootstrapFailed
+    | Reaped
+    | Refused
+)

@@ -1,0 +1,482 @@
+"""The gossip protocol of one node, sans-I/O.
+
+Theory of operation
+-------------------
+A node knows, for every origin, the newest news it has heard (`OriginTable`), and a set of
+peers with their health (`PeerSet`). News moves three ways:
+
+1. Push. A node's own new favourite, and any news it applies for the first time, is sent to
+   `fanout` random live peers with `ttl - 1` (at once, or in a batch every
+   `push_interval_s`). News is applied once: a UUID already handled is deduplicated, and
+   a version no newer than the known one is stale. A message that arrives with TTL 0 is
+   applied but not forwarded (a TTL drop). Push spreads news in about log_fanout(N) hops
+   but, forwarding only once, misses roughly e^-fanout of the nodes.
+2. Anti-entropy. Every `sync_s` a node sends one random peer its digest {origin: version}.
+   The reply carries the news the node lacks and the origins the peer wants back, which the
+   node then sends ("repair"). This push-pull catches everything push missed: lost messages,
+   healed partitions, late joiners, restarted nodes. Repaired news is forwarded like pushed
+   news (its TTL permitting), so a healed side spreads it further at push speed.
+3. Bootstrap. A node given a bootstrap address fetches its peer list (retrying with backoff
+   while it is down), then runs anti-entropy with it at once.
+
+Versions rise for the node's whole life, restarts included: the version is
+``generation << VERSION_COUNTER_BITS | counter`` with the generation taken from the clock at
+start. Should a node ever hear of its own id at a version at or above its own (a previous
+life with a faster clock), it jumps above it and re-announces its favourite.
+
+Entry points: `tick` (timers), `publish` (a new favourite now), `receive` (a request from a
+peer; returns the reply), `on_reply`, `on_peers`, `on_failure` (outcomes of this node's own
+requests, each given the request it answers). Outputs: `drain_outbox` (requests to send)
+and `drain_events` (what happened).
+Time (`now`, seconds) and the random source are always passed in; the core never reads a
+clock, a file or the global `random`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid as uuidlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.core.config import VERSION_COUNTER_BITS, Config
+from node.core.events import (
+    Applied,
+    BootstrapFailed,
+    Bootstrapped,
+    Deduplicated,
+    Event,
+    FetchPeers,
+    MovieChanged,
+    Outgoing,
+    PeerChanged,
+    Reaped,
+    Refused,
+    Send,
+    Stale,
+    TtlDropped,
+)
+from node.core.message import Envelope, Message
+from node.core.peers import PeerSet, Roster, Transition
+from node.core.seen import SeenCache
+from node.core.table import Entry, OriginTable
+
+__all__ = ["GossipNode", "Stats", "PeerListing"]
+
+
+@dataclass(slots=True)
+class Stats:
+    """Plain counters; the shell mirrors them into Prometheus and the page shows them."""
+
+    received: int = 0  # gossip messages received (each message of a batch counts)
+    sent: int = 0  # gossip messages sent (each copy to each peer counts)
+    applied: int = 0  # messages applied: first arrival of news newer than known
+    deduplicated: int = 0  # dropped: UUID already handled
+    ttl_drops: int = 0  # applied but not forwarded: TTL spent
+    stale: int = 0  # dropped: no newer than what was known
+    requests_sent: int = 0  # requests this node made (push, sync, repair, probe)
+    requests_failed: int = 0  # ... that failed
+    syncs: int = 0  # anti-entropy rounds started
+    invalid: dict[str, int] = field(default_factory=dict)  # refused requests by reason
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "sent": self.sent,
+            "applied": self.applied,
+            "deduplicated": self.deduplicated,
+            "ttl_drops": self.ttl_drops,
+            "stale": self.stale,
+            "invalid": sum(self.invalid.values()),
+            "invalid_by_reason": dict(self.invalid),
+            "requests_sent": self.requests_sent,
+            "requests_failed": self.requests_failed,
+            "syncs": self.syncs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PeerListing:
+    """The answer to GET /peers/: who answered, and the live peers it knows."""
+
+    self_id: str
+    peers: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"self": self.self_id, "peers": list(self.peers)}
+
+
+_COUNTER_MASK = (1 << VERSION_COUNTER_BITS) - 1
+
+
+class GossipNode:
+    """One node's protocol state machine. See the module's theory of operation."""
+
+    def __init__(
+        self,
+        node_id: str,
+        config: Config,
+        *,
+        now: float,
+        rng: random.Random,
+        movies: Sequence[str] = (),
+        bootstrap: str | None = None,
+        roster: Roster | None = None,
+    ) -> None:
+        self.id = node_id
+        self.config = config
+        self.rng = rng
+        self.movies = tuple(movies)
+        self.started_at = now
+        #: The generation this life started with; versions begin at generation << bits.
+        self.generation = int(now)
+        self.version = (self.generation << VERSION_COUNTER_BITS) - 1
+        self.movie: str | None = None
+        self.table = OriginTable(config.max_origins)
+        self.seen = SeenCache(config.seen_capacity)
+        self.peers = (
+            PeerSet(node_id, config.max_peers, roster)
+            if roster is not None
+            else PeerSet(node_id, config.max_peers)
+        )
+        self.stats = Stats()
+        self.bootstrap = bootstrap if bootstrap and bootstrap != node_id else None
+        self.bootstrapped = self.bootstrap is None
+        self._bootstrap_wait = config.bootstrap_backoff_s
+        self._bootstrap_in_flight = False
+        self._outbox: list[Outgoing] = []
+        self._events: list[Event] = []
+        # news waiting for the next batched push: (message, who told us)
+        self._pending: list[tuple[Message, str | None]] = []
+        self.next_bootstrap_at = now
+        self.next_sync_at = now + config.sync_s * rng.random()
+        self.next_push_at = now + config.push_interval_s
+        self.next_resample_at = (
+            now + self._resample_interval() if self._resamples() else float("inf")
+        )
+
+    # --- inputs ----------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Runs every timer that is due: bootstrap, re-sampling, anti-entropy, batched push,
+        probes of dead peers, reaping."""
+        cfg = self.config
+        if (
+            not self.bootstrapped
+            and not self._bootstrap_in_flight
+            and now >= self.next_bootstrap_at
+        ):
+            assert self.bootstrap is not None
+            self._bootstrap_in_flight = True
+            self._outbox.append(FetchPeers(self.bootstrap))
+        if now >= self.next_resample_at:
+            self.publish(now)
+        if now >= self.next_sync_at:
+            self.next_sync_at = now + cfg.sync_s * self.rng.uniform(0.9, 1.1)
+            for peer in self.peers.choose(self.rng, 1):
+                self._sync(peer, "sync")
+            for peer in self.peers.due_for_retry(now, cfg.dead_retry_s)[:2]:
+                self._sync(peer, "probe")
+            self._reap(now)
+        if self._pending and now >= self.next_push_at:
+            self._flush_push()
+            self.next_push_at = now + cfg.push_interval_s
+
+    def next_wakeup(self) -> float:
+        """The earliest time at which `tick` has something to do."""
+        wake = min(self.next_sync_at, self.next_resample_at)
+        if self._pending:
+            wake = min(wake, self.next_push_at)
+        if not self.bootstrapped and not self._bootstrap_in_flight:
+            wake = min(wake, self.next_bootstrap_at)
+        return wake
+
+    def publish(self, now: float, movie: str | None = None) -> Message:
+        """Picks a new favourite (or takes `movie`), bumps the version and pushes the news."""
+        if movie is None:
+            movie = self._pick_movie()
+        previous = self.movie
+        self.movie = movie
+        self.version = self._next_version()
+        message = Message(
+            str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4)),
+            self.id,
+            self.version,
+            self.config.ttl,
+            {"movie": movie},
+            now,
+            0,
+        )
+        self.seen.add(message.uuid)
+        self.table.put(Entry(message, now, None, "local"))
+        self._events.append(MovieChanged(self.version, movie, previous, message.uuid))
+        if self._resamples():
+            self.next_resample_at = now + self._resample_interval()
+        if message.ttl > 0:
+            self._queue_push(message, None)
+        return message
+
+    def receive(self, now: float, envelope: Envelope) -> Envelope:
+        """A request from a peer (already validated). Returns the reply to send back."""
+        sender = envelope.sender
+        if sender is not None:
+            self._note(self.peers.heard_from(sender, now))
+            self._joined(sender)
+        for peer in envelope.peers:
+            self._note(self.peers.add(peer, now))
+        self._take(now, envelope.messages, sender, "push" if envelope.digest is None else "sync")
+        if envelope.digest is None:
+            return Envelope(sender=self.id)
+        digest = envelope.digest
+        news = self.table.newer_than(digest)[: self.config.max_batch]
+        return Envelope(
+            sender=self.id,
+            messages=tuple(self._outgoing(m) for m in news),
+            want=tuple(self.table.wanted_from(digest)),
+        )
+
+    def on_reply(self, now: float, request: Send, reply: Envelope) -> None:
+        """Our `request` succeeded with `reply`."""
+        peer = request.to
+        self._note(self.peers.ok(peer, now))
+        self._joined(peer)
+        for other in reply.peers:
+            self._note(self.peers.add(other, now))
+        if reply.messages:
+            self._take(now, reply.messages, peer, "sync")
+        if reply.want:
+            wanted = [e.message for e in map(self.table.get, reply.want) if e is not None]
+            if wanted:
+                self._send(peer, wanted[: self.config.max_batch], "repair")
+
+    def on_peers(self, now: float, request: FetchPeers, listing: PeerListing) -> None:
+        """The peer list we asked for (bootstrap)."""
+        self._bootstrap_in_flight = False
+        for other in (listing.self_id, *listing.peers):
+            self._note(self.peers.add(other, now))
+        self._joined(request.to)
+        # anti-entropy with the node that answered, at once: we learn everything it knows
+        # and it learns our news, instead of waiting for the next round.
+        if listing.self_id != self.id:
+            self._sync(listing.self_id, "sync")
+
+    def on_failure(self, now: float, request: Outgoing) -> None:
+        """Our `request` failed (refused, timed out, or answered with an error)."""
+        self.stats.requests_failed += 1
+        if isinstance(request, FetchPeers):
+            self._bootstrap_in_flight = False
+            if self.bootstrapped:
+                return
+            wait = self._bootstrap_wait
+            self._bootstrap_wait = min(wait * 2, self.config.bootstrap_backoff_max_s)
+            self.next_bootstrap_at = now + wait
+            self._events.append(BootstrapFailed(request.to, wait))
+            return
+        cfg = self.config
+        self._note(
+            self.peers.failed(
+                request.to, now, cfg.dead_after_failures, cfg.dead_after_s, cfg.dead_retry_s
+            )
+        )
+
+    def refuse(self, reason: str, detail: str, sender: str | None = None) -> None:
+        """The shell refused a request before it reached the core: count it, tell the shell."""
+        self.stats.invalid[reason] = self.stats.invalid.get(reason, 0) + 1
+        self._events.append(Refused(reason, detail, sender))
+
+    # --- outputs ---------------------------------------------------------------------
+    def drain_outbox(self) -> list[Outgoing]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def drain_events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def peer_listing(self) -> PeerListing:
+        """This node and its live peers, for GET /peers/."""
+        return PeerListing(self.id, tuple(self.peers.live()))
+
+    @property
+    def ready(self) -> bool:
+        return self.bootstrapped and self.movie is not None
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """This node's view as JSON-ready data (GET /state)."""
+        origins = {}
+        for origin in sorted(self.table):
+            entry = self.table.get(origin)
+            assert entry is not None
+            m = entry.message
+            origins[origin] = {
+                "version": m.version,
+                "generation": m.version >> VERSION_COUNTER_BITS,
+                "counter": m.version & _COUNTER_MASK,
+                "movie": m.movie,
+                "uuid": m.uuid,
+                "learned_at": entry.learned_at,
+                "age_s": round(now - entry.learned_at, 3),
+                "sent_at": m.sent_at,
+                "sender": entry.sender,
+                "hops": m.hops,
+                "via": entry.via,
+            }
+        peers = {}
+        for peer in sorted(self.peers):
+            info = self.peers.info(peer)
+            peers[peer] = {
+                "state": self.peers.state(peer),
+                "last_heard": info.last_heard if info else None,
+                "failures": info.failures if info else 0,
+            }
+        return {
+            "id": self.id,
+            "movie": self.movie,
+            "version": self.version,
+            "generation": self.version >> VERSION_COUNTER_BITS,
+            "counter": self.version & _COUNTER_MASK,
+            "started_at": self.started_at,
+            "now": now,
+            "uptime_s": round(now - self.started_at, 3),
+            "bootstrapped": self.bootstrapped,
+            "origins": origins,
+            "peers": peers,
+            "peer_counts": self.peers.counts(),
+            "counters": self.stats.as_dict(),
+            "tombstones": self.table.tombstones(),
+        }
+
+    # --- the machinery ---------------------------------------------------------------
+    def _take(self, now: float, messages: Sequence[Message], sender: str | None, via: str) -> None:
+        stats, seen, table, events = self.stats, self.seen, self.table, self._events
+        for m in messages:
+            stats.received += 1
+            if not seen.add(m.uuid):
+                stats.deduplicated += 1
+                events.append(Deduplicated(m.uuid, m.origin, m.version, sender))
+                continue
+            if m.origin == self.id:
+                self._own_news_heard(now, m, sender)
+                continue
+            known = table.version(m.origin)
+            if m.version <= known:
+                stats.stale += 1
+                events.append(Stale(m.uuid, m.origin, m.version, known, sender))
+                continue
+            if not table.has_room_for(m.origin):
+                self.refuse("too_many", f"origin table full ({table.max_origins})", sender)
+                continue
+            table.put(Entry(m, now, sender, via))
+            stats.applied += 1
+            delay = None if m.sent_at is None else now - m.sent_at
+            events.append(
+                Applied(m.uuid, m.origin, m.version, m.movie, sender, m.hops, m.ttl, delay, via)
+            )
+            if m.origin not in self.peers:
+                self._note(self.peers.add(m.origin, now))
+            if m.ttl > 0:
+                self._queue_push(m, sender)
+            else:
+                stats.ttl_drops += 1
+                events.append(TtlDropped(m.uuid, m.origin, m.version, sender))
+        if self._pending and self.config.push_interval_s == 0:
+            self._flush_push()
+
+    def _own_news_heard(self, now: float, m: Message, sender: str | None) -> None:
+        """News about this node's own id that it did not send in this life."""
+        self.stats.stale += 1
+        self._events.append(Stale(m.uuid, m.origin, m.version, self.version, sender))
+        if m.version >= self.version and self.movie is not None:
+            # A previous life got further than this one's clock: jump above it.
+            self.version = m.version
+            self.publish(now, self.movie)
+
+    def _queue_push(self, message: Message, sender: str | None) -> None:
+        self._pending.append((message, sender))
+        if self.config.push_interval_s == 0 and sender is None:
+            self._flush_push()
+
+    def _flush_push(self) -> None:
+        pending, self._pending = self._pending, []
+        limit = self.config.max_batch
+        for start in range(0, len(pending), limit):
+            chunk = pending[start : start + limit]
+            # skip peers that already have every message of the chunk (its origin or sender)
+            knows_all: set[str] | None = None
+            for m, sender in chunk:
+                knowers = {m.origin} if sender is None else {m.origin, sender}
+                knows_all = knowers if knows_all is None else knows_all & knowers
+            targets = self.peers.choose(self.rng, self.config.fanout, knows_all or ())
+            messages = [self._outgoing(m) for m, _ in chunk]
+            for peer in targets:
+                self._send(peer, messages, "push", forwarded=True)
+
+    def _outgoing(self, m: Message) -> Message:
+        """The copy of a stored message that leaves this node: one hop further, TTL spent
+        by one (never below 0). Our own news leaves with its full TTL."""
+        if m.origin == self.id and m.hops == 0:
+            return m
+        return m._replace(ttl=max(m.ttl - 1, 0), hops=m.hops + 1)
+
+    def _send(self, peer: str, messages: list[Message], kind: str, forwarded: bool = False) -> None:
+        if not forwarded:
+            messages = [self._outgoing(m) for m in messages]
+        self.stats.sent += len(messages)
+        self.stats.requests_sent += 1
+        self._outbox.append(Send(peer, Envelope(sender=self.id, messages=tuple(messages)), kind))
+
+    def _sync(self, peer: str, kind: str) -> None:
+        self.stats.syncs += 1
+        self.stats.requests_sent += 1
+        self._outbox.append(
+            Send(
+                peer,
+                Envelope(sender=self.id, digest=self.table.digest(), peers=self._peer_sample()),
+                kind,
+            )
+        )
+
+    def _peer_sample(self) -> tuple[str, ...]:
+        return tuple(self.peers.choose(self.rng, self.config.peer_sample))
+
+    def _reap(self, now: float) -> None:
+        cfg = self.config
+        for peer in self.peers.dead_longer_than(now, cfg.reap_s):
+            self.peers.remove(peer, now, cfg.tombstone_s)
+            self._events.append(PeerChanged(peer, "dead", "reaped"))
+            entry = self.table.get(peer)
+            if entry is not None and self.table.reap(peer, now, cfg.tombstone_s):
+                self._events.append(Reaped(peer, entry.message.version))
+        self.table.expire_tombstones(now)
+        self.peers.expire_tombstones(now)
+
+    def _joined(self, via: str) -> None:
+        """Any exchange with a peer counts as joining: a restarted node whose bootstrap
+        node is gone still joins when the others probe it."""
+        if not self.bootstrapped:
+            self.bootstrapped = True
+            self._events.append(Bootstrapped(via, len(self.peers)))
+
+    def _note(self, change: Transition | None) -> None:
+        if change is not None:
+            self._events.append(PeerChanged(change.peer, change.old, change.new))
+
+    def _next_version(self) -> int:
+        version = self.version + 1
+        if version & _COUNTER_MASK == 0 and version >> VERSION_COUNTER_BITS > self.generation:
+            # a million updates in one generation: move on to the next one
+            self.generation = version >> VERSION_COUNTER_BITS
+        return version
+
+    def _resamples(self) -> bool:
+        return self.config.resample_s > 0 and bool(self.movies)
+
+    def _resample_interval(self) -> float:
+        jitter = self.config.resample_jitter
+        return self.config.resample_s * self.rng.uniform(1 - jitter, 1 + jitter)
+
+    def _pick_movie(self) -> str:
+        if not self.movies:
+            raise ValueError("no movies to choose from")
+        choices = [m for m in self.movies if m != self.movie] or list(self.movies)
+        return self.rng.choice(choices)

@@ -1,0 +1,144 @@
+"""Prometheus metrics of one node, in a registry of its own.
+
+Owns the exposition of the contract's metric names. Counters and gauges are read from the
+core at scrape time (its `Stats`, its table, its peer set), so there is one source of truth
+and nothing to keep in step; only the propagation histogram is fed event by event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from node.core import (
+    ALIVE,
+    DEAD,
+    REASONS,
+    SUSPECT,
+    VERSION_COUNTER_BITS,
+    Applied,
+    Event,
+    GossipNode,
+)
+
+__all__ = ["NodeMetrics", "SHELL_REASONS"]
+
+#: Refusals decided by the shell before a request reaches the core.
+SHELL_REASONS = (
+    "malformed_json",
+    "too_deep",
+    "body_too_large",
+    "not_found",
+    "method_not_allowed",
+    "unauthorized",
+)
+
+# Loopback delays are sub-millisecond; container and simulated networks reach seconds.
+_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+
+class NodeMetrics:
+    """The registry and the one histogram; `observe` takes the core's events."""
+
+    def __init__(self, node: GossipNode) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.propagation = Histogram(
+            "gossip_propagation_seconds",
+            "Seconds from the origin's send to the first arrival of its news here",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_CoreCollector(node))
+
+    def observe(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if isinstance(event, Applied) and event.delay_s is not None:
+                self.propagation.observe(max(event.delay_s, 0.0))
+
+
+class _CoreCollector(Collector):
+    def __init__(self, node: GossipNode) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node, stats = self.node, self.node.stats
+        seen = GaugeMetricFamily(
+            "gossip_version_seen",
+            "Highest version of origin this node knows (its own included)",
+            labels=["origin"],
+        )
+        for origin in node.table:
+            seen.add_metric([origin], node.table.version(origin))
+        yield seen
+        for name, value, text in (
+            ("gossip_messages_received", stats.received, "Gossip messages received"),
+            ("gossip_messages_sent", stats.sent, "Gossip messages sent (each copy to each peer)"),
+            (
+                "gossip_messages_deduplicated",
+                stats.deduplicated,
+                "Received messages dropped as already seen (UUID)",
+            ),
+            (
+                "gossip_ttl_drops",
+                stats.ttl_drops,
+                "Messages applied but not forwarded because their TTL was spent",
+            ),
+            ("gossip_stale_messages", stats.stale, "Messages no newer than what was known"),
+            ("gossip_updates_applied", stats.applied, "News applied here (first arrivals)"),
+            ("gossip_sync_rounds", stats.syncs, "Anti-entropy exchanges started"),
+            ("gossip_requests_sent", stats.requests_sent, "Requests made to peers"),
+            (
+                "gossip_requests_failed",
+                stats.requests_failed,
+                "Requests to peers that failed or timed out",
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=value)
+        invalid = CounterMetricFamily(
+            "gossip_invalid_requests", "Requests rejected, by reason", labels=["reason"]
+        )
+        for reason in sorted({*REASONS, *SHELL_REASONS, *stats.invalid}):
+            invalid.add_metric([reason], stats.invalid.get(reason, 0))
+        yield invalid
+        peers = GaugeMetricFamily("gossip_peers", "Peers by health", labels=["state"])
+        counts = node.peers.counts()
+        for state in (ALIVE, SUSPECT, DEAD):
+            peers.add_metric([state], counts[state])
+        yield peers
+        yield GaugeMetricFamily(
+            "gossip_origins_known", "Origins this node holds news of", value=len(node.table)
+        )
+        yield GaugeMetricFamily(
+            "gossip_own_version", "This node's own current version", value=max(node.version, 0)
+        )
+        info = GaugeMetricFamily(
+            "gossip_node_info",
+            "This node's id and generation (value 1)",
+            labels=["node", "generation"],
+        )
+        info.add_metric([node.id, str(node.version >> VERSION_COUNTER_BITS)], 1)
+        yield info
+        yield GaugeMetricFamily(
+            "gossip_node_ready",
+            "1 once bootstrapped with a favourite",
+            value=1 if node.ready else 0,
+        )

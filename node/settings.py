@@ -1,0 +1,209 @@
+"""The node's settings: environment variables and their flags, read in one place.
+
+Owns the mapping from `GOSSIP_*` variables (and the seed's `-p`/`-b` flags) to typed values
+and the protocol `Config`. It reads from an explicit mapping, never from `os.environ`
+itself, so tests pass their own. A bad value raises SettingsError naming the variable and
+the value; the node then stops at start with that message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.core import Config, ConfigError, parse_address
+
+__all__ = ["Settings", "SettingsError", "VARIABLES", "from_env", "parse_args", "load_movies"]
+
+BUNDLED_MOVIES = Path(__file__).resolve().parent / "movies.txt"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the node cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = 7000
+    #: Address to listen on. Loopback by default, so a local node is not open to the
+    #: network; the Docker image sets 0.0.0.0.
+    host: str = "127.0.0.1"
+    bootstrap: str | None = None
+    advertise: str = "127.0.0.1:7000"
+    movies: Path = BUNDLED_MOVIES
+    log_format: str = "json"
+    log_level: str = "info"
+    seed: int | None = None
+    #: Seconds before a request to a peer is given up (connect, send and reply together).
+    request_timeout_s: float = 2.0
+    #: Largest request body accepted, bytes.
+    max_body_bytes: int = 1 << 20
+    #: Token that state-changing admin endpoints require; None leaves them open on loopback
+    #: nodes and closed elsewhere (see the README).
+    admin_token: str | None = None
+    config: Config = field(default_factory=Config)
+
+    def rng(self) -> random.Random:
+        return random.Random(self.seed)
+
+
+# variable -> (flag, help). The order is the README's configuration table.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "GOSSIP_PORT": ("--port", "listen port (-p)"),
+    "GOSSIP_BOOTSTRAP": ("--bootstrap", "host:port (or bare port) of a node to join (-b)"),
+    "GOSSIP_ADVERTISE": ("--advertise", "host:port other nodes use for this one"),
+    "GOSSIP_HOST": ("--host", "address to listen on"),
+    "GOSSIP_MOVIES": ("--movies", "file of movies, one a line"),
+    "GOSSIP_RESAMPLE_SECONDS": ("--resample-seconds", "mean seconds between new favourites"),
+    "GOSSIP_FANOUT": ("--fanout", "peers per push"),
+    "GOSSIP_TTL": ("--ttl", "hops a message may travel"),
+    "GOSSIP_MAX_TTL": ("--max-ttl", "largest TTL obeyed; higher ones are clamped"),
+    "GOSSIP_SYNC_SECONDS": ("--sync-seconds", "anti-entropy period"),
+    "GOSSIP_PUSH_INTERVAL_SECONDS": (
+        "--push-interval-seconds",
+        "batch pushes this often (0: at once)",
+    ),
+    "GOSSIP_LOG_FORMAT": ("--log-format", "json or console"),
+    "GOSSIP_LOG_LEVEL": ("--log-level", "debug, info, warning or error"),
+    "GOSSIP_SEED": ("--seed", "seed of the node's random source"),
+    "GOSSIP_REQUEST_TIMEOUT_SECONDS": (
+        "--request-timeout-seconds",
+        "timeout of a request to a peer",
+    ),
+    "GOSSIP_ADMIN_TOKEN": ("--admin-token", "token required by state-changing endpoints"),
+}
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# variable -> Config field, for the protocol's knobs
+_KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", float),
+    ("GOSSIP_FANOUT", "fanout", int),
+    ("GOSSIP_TTL", "ttl", int),
+    ("GOSSIP_MAX_TTL", "max_ttl", int),
+    ("GOSSIP_SYNC_SECONDS", "sync_s", float),
+    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", float),
+)
+
+
+def from_env(environ: Mapping[str, str]) -> Settings:
+    """Settings from `GOSSIP_*` variables in `environ`; unset or empty means the default."""
+    env = {k: v.strip() for k, v in environ.items() if k in VARIABLES and v.strip()}
+    port = _get(env, "GOSSIP_PORT", _port, 7000)
+    host = env.get("GOSSIP_HOST", "127.0.0.1")
+    advertise = _get(env, "GOSSIP_ADVERTISE", parse_address, None) or _auto_advertise(host, port)
+    bootstrap = _get(env, "GOSSIP_BOOTSTRAP", parse_address, None)
+    if bootstrap in (advertise, f"127.0.0.1:{port}", f"localhost:{port}"):
+        bootstrap = None  # `-p 7000 -b 7000`: the first node
+    movies = Path(env.get("GOSSIP_MOVIES", str(BUNDLED_MOVIES)))
+    log_format = _choice(env, "GOSSIP_LOG_FORMAT", ("json", "console"), "json")
+    log_level = _choice(env, "GOSSIP_LOG_LEVEL", LOG_LEVELS, "info")
+    seed = _get(env, "GOSSIP_SEED", int, None)
+    timeout = _get(env, "GOSSIP_REQUEST_TIMEOUT_SECONDS", _positive, 2.0)
+    knobs: dict[str, Any] = {}
+    for var, knob, kind in _KNOB_VARS:
+        if var in env:
+            knobs[knob] = _get(env, var, kind, None)
+    if "ttl" in knobs and "max_ttl" not in knobs:
+        knobs["max_ttl"] = max(Config().max_ttl, knobs["ttl"])
+    try:
+        config = Config(**knobs)
+    except ConfigError as e:
+        knob = str(e).replace("=", " ").split()[0]
+        var = next((v for v, k, _ in _KNOB_VARS if k == knob), "GOSSIP_*")
+        raise SettingsError(f"{var}: {e}") from None
+    return Settings(
+        port=port,
+        host=host,
+        bootstrap=bootstrap,
+        advertise=advertise,
+        movies=movies,
+        log_format=log_format,
+        log_level=log_level,
+        seed=seed,
+        request_timeout_s=timeout,
+        admin_token=env.get("GOSSIP_ADMIN_TOKEN"),
+        config=config,
+    )
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+    """Settings from flags, each overriding its environment variable."""
+    parser = argparse.ArgumentParser(
+        prog="python -m node",
+        description="A gossip node: learns every other node's favourite movie. Every flag "
+        "has an environment variable (shown in brackets); flags win.",
+    )
+    for var, (flag, help_text) in VARIABLES.items():
+        short = {"--port": ["-p"], "--bootstrap": ["-b"]}.get(flag, [])
+        parser.add_argument(*short, flag, dest=var, metavar="VALUE", help=f"{help_text} [{var}]")
+    args = vars(parser.parse_args(list(argv)))
+    merged = dict(environ)
+    merged.update({k: str(v) for k, v in args.items() if v is not None})
+    return from_env(merged)
+
+
+def load_movies(path: Path) -> tuple[str, ...]:
+    """The movie titles in `path`, one a line; raises SettingsError if none can be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"GOSSIP_MOVIES: cannot read {path}: {e}") from None
+    movies = tuple(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+    if not movies:
+        raise SettingsError(f"GOSSIP_MOVIES: {path} holds no movie titles")
+    return movies
+
+
+def _get(env: Mapping[str, str], var: str, convert: Callable[[str], Any], default: Any) -> Any:
+    if var not in env:
+        return default
+    try:
+        return convert(env[var])
+    except ValueError as e:
+        raise SettingsError(f"{var}={env[var]!r}: {e}") from None
+
+
+def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(var, default).lower()
+    if value not in allowed:
+        raise SettingsError(f"{var}={env[var]!r}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError("not a port (1-65535)")
+    return port
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _auto_advertise(host: str, port: int) -> str:
+    """Loopback for a loopback listener; otherwise this host's own address (in Docker, the
+    container's IP on its network)."""
+    if host not in ("0.0.0.0", "::", ""):
+        return f"{host}:{port}"
+    try:
+        ip = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        ip = "127.0.0.1"
+    if ip.startswith("127."):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect(("10.255.255.255", 1))  # no packet is sent: picks the route's source
+                ip = s.getsockname()[0]
+        except OSError:
+            pass
+    return f"{ip}:{port}"

@@ -1,0 +1,133 @@
+"""The node's outgoing HTTP: one long-lived client session that carries the core's requests.
+
+Owns sending and nothing else: it POSTs envelopes to peers' /gossip/ and GETs /peers/, with
+a timeout on each, and reports every outcome back through the callbacks it is given. A reply
+from a peer is validated like any request (`parse_envelope`): a peer that answers garbage is
+treated as a failed exchange, never as news. In-flight requests are bounded; past the bound
+a request is dropped and reported as failed, so a slow network cannot pile up tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from node.core import (
+    Config,
+    Envelope,
+    FetchPeers,
+    InvalidMessage,
+    Outgoing,
+    PeerListing,
+    Send,
+    envelope_to_wire,
+    parse_envelope,
+)
+from node.core.message import is_address
+
+__all__ = ["Transport", "parse_listing", "decode_json"]
+
+MAX_IN_FLIGHT = 256
+#: A peer's reply may carry a whole state (max_batch messages): bounded all the same.
+MAX_REPLY_BYTES = 8 << 20
+
+
+def decode_json(body: bytes) -> Any:
+    """JSON from bytes, refusing NaN and Infinity (not JSON, whatever Python allows)."""
+    return json.loads(body, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_listing(obj: Any, config: Config) -> PeerListing:
+    """A GET /peers/ answer, checked: {"self": id, "peers": [id, ...]}, capped."""
+    if not isinstance(obj, dict) or not is_address(obj.get("self")):
+        raise InvalidMessage("not_object", "a peer listing is {self: host:port, peers: [...]}")
+    peers = obj.get("peers", [])
+    if not isinstance(peers, list):
+        raise InvalidMessage("wrong_type", "peers must be a list")
+    return PeerListing(obj["self"], tuple(p for p in peers[: config.max_peers] if is_address(p)))
+
+
+class Transport:
+    """Sends the core's requests; calls on_reply/on_peers/on_failure with each outcome."""
+
+    def __init__(
+        self,
+        config: Config,
+        timeout_s: float,
+        on_reply: Callable[[Send, Envelope], None],
+        on_peers: Callable[[FetchPeers, PeerListing], None],
+        on_failure: Callable[[Outgoing, str], None],
+    ) -> None:
+        self.config = config
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._on_reply, self._on_peers, self._on_failure = on_reply, on_peers, on_failure
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=30
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self.timeout, json_serialize=json.dumps
+        )
+
+    async def close(self, grace_s: float = 1.0) -> None:
+        """Lets in-flight requests finish for up to grace_s, then cancels the rest."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
+        for task in set(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def send(self, request: Outgoing) -> None:
+        if self._session is None or len(self._tasks) >= MAX_IN_FLIGHT:
+            self._on_failure(request, "too many requests in flight")
+            return
+        task = asyncio.get_running_loop().create_task(self._run(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, request: Outgoing) -> None:
+        assert self._session is not None
+        try:
+            if isinstance(request, Send):
+                async with self._session.post(
+                    f"http://{request.to}/gossip/", json=envelope_to_wire(request.envelope)
+                ) as r:
+                    body = await self._body(r)
+                reply = parse_envelope(decode_json(body), self.config)
+                self._on_reply(request, reply)
+            else:
+                async with self._session.get(f"http://{request.to}/peers/") as r:
+                    body = await self._body(r)
+                self._on_peers(request, parse_listing(decode_json(body), self.config))
+        except asyncio.CancelledError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as e:
+            self._on_failure(request, f"{type(e).__name__}: {e}"[:200])
+
+    @staticmethod
+    async def _body(r: aiohttp.ClientResponse) -> bytes:
+        if r.status != 200:
+            raise aiohttp.ClientResponseError(
+                r.request_info, r.history, status=r.status, message=(await r.text())[:100]
+            )
+        chunks, size = [], 0
+        async for chunk in r.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise ValueError(f"reply over {MAX_REPLY_BYTES} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
