@@ -30,6 +30,7 @@ from node.core import (
     GossipNode,
     Invariants,
     InvariantViolation,
+    Message,
     Outgoing,
     Roster,
     Send,
@@ -136,6 +137,13 @@ class Network:
             self.add(i, bootstrap=None if k == 0 else ids[0], publish=publish)
             for k, i in enumerate(ids)
         ]
+
+    def publish(self, nid: str, movie: str | None = None) -> Message:
+        """Node `nid` picks a new favourite now (or `movie`), as its timer or page would."""
+        node = self.nodes[nid]
+        message = node.publish(self.now, movie)
+        self._settle(node)
+        return message
 
     def listen(self, fn: Callable[[GossipNode, list[Event]], None]) -> None:
         """Calls fn(node, events) after every step of every node."""

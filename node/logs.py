@@ -17,7 +17,6 @@ from typing import Any, TextIO
 import structlog
 
 from node.core import (
-    VERSION_COUNTER_BITS,
     Applied,
     BootstrapFailed,
     Bootstrapped,
@@ -132,7 +131,7 @@ def log_event(log: Any, event: Event) -> None:
             log.info(
                 "movie_changed",
                 version=event.version,
-                generation=event.version >> VERSION_COUNTER_BITS,
+                counter=event.counter,
                 movie=event.movie,
                 previous=event.previous,
                 uuid=event.uuid,

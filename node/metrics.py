@@ -18,7 +18,6 @@ from node.core import (
     DEAD,
     REASONS,
     SUSPECT,
-    VERSION_COUNTER_BITS,
     Applied,
     Event,
     GossipNode,
@@ -135,7 +134,7 @@ class _CoreCollector(Collector):
             "This node's id and generation (value 1)",
             labels=["node", "generation"],
         )
-        info.add_metric([node.id, str(node.version >> VERSION_COUNTER_BITS)], 1)
+        info.add_metric([node.id, str(node.generation)], 1)
         yield info
         yield GaugeMetricFamily(
             "gossip_node_ready",

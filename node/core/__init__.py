@@ -2,7 +2,7 @@
 random source. Imports nothing that does I/O (no asyncio, aiohttp, prometheus_client or
 structlog): the aiohttp node, the simulator and the tests all drive this same code."""
 
-from node.core.config import MAX_VERSION, VERSION_COUNTER_BITS, Config, ConfigError
+from node.core.config import MAX_VERSION, VERSION_TICKS_PER_S, Config, ConfigError
 from node.core.events import (
     Applied,
     BootstrapFailed,
@@ -39,7 +39,7 @@ __all__ = [
     "MAX_VERSION",
     "REASONS",
     "SUSPECT",
-    "VERSION_COUNTER_BITS",
+    "VERSION_TICKS_PER_S",
     "Applied",
     "BootstrapFailed",
     "Bootstrapped",

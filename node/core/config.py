@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "VERSION_COUNTER_BITS", "MAX_VERSION"]
+__all__ = ["Config", "ConfigError", "VERSION_TICKS_PER_S", "MAX_VERSION"]
 
-#: A version is ``generation << VERSION_COUNTER_BITS | counter``. The generation is the
-#: node's start time in whole seconds, so a restarted node's versions begin above its
-#: previous life's. 20 bits allow a million updates per generation; with a generation of
-#: ~2^31 s the version stays below 2^53 and survives a float64 (Prometheus gauges) exactly.
-VERSION_COUNTER_BITS = 20
+#: A node's first version (its generation) is its start time counted in ticks of
+#: 1/VERSION_TICKS_PER_S s (about a microsecond); each new favourite adds one. So a
+#: restarted node starts above everything its previous life sent, unless that life made
+#: more updates than it lived microseconds. Versions stay below 2^53 until the year 2242,
+#: so they survive a float64 (a Prometheus gauge) exactly.
+VERSION_TICKS_PER_S = 2**20
 #: The contract's bound: 0 <= version < 2^63.
 MAX_VERSION = 2**63 - 1
 

@@ -54,6 +54,8 @@ class MovieChanged(NamedTuple):
     """This node picked a new favourite (or re-announced it above a stale self-version)."""
 
     version: int
+    #: New favourites since this life started (version - generation).
+    counter: int
     movie: str
     previous: str | None
     uuid: str

@@ -67,8 +67,8 @@ class Invariants:
     def _check_ttl(node: GossipNode, request: Send) -> None:
         for m in request.envelope.messages:
             if m.origin == node.id:
-                if m.ttl > node.config.ttl:
-                    _fail(node, f"own message {m.uuid} left with ttl {m.ttl} > {node.config.ttl}")
+                if m.ttl > node.config.ttl or m.hops != 1:
+                    _fail(node, f"own message {m.uuid} left with ttl {m.ttl}, hops {m.hops}")
                 continue
             entry = node.table.get(m.origin)
             if entry is None or entry.message.uuid != m.uuid:

@@ -62,6 +62,10 @@ _ADDRESS = re.compile(
 )
 
 
+# Any of these at the top level makes a body the single-message form.
+_MESSAGE_KEYS = frozenset(("uuid", "origin", "version", "ttl", "payload"))
+
+
 class InvalidMessage(ValueError):
     """Refusal of a request from a peer: `reason` is one of REASONS, `detail` is for humans."""
 
@@ -81,7 +85,8 @@ class Message(NamedTuple):
     payload: dict[str, Any]
     #: The origin's wall clock when it created the news (seconds), for propagation latency.
     sent_at: float | None = None
-    #: Hops travelled so far (0 from the origin itself).
+    #: Links travelled so far: 1 on arrival straight from the origin (its depth in the
+    #: rumour's tree); 0 only in the origin's own copy.
     hops: int = 0
 
     @property
@@ -125,7 +130,7 @@ def parse_envelope(obj: object, config: Config) -> Envelope:
     """An Envelope from decoded JSON, in either wire form; raises InvalidMessage."""
     if not isinstance(obj, dict):
         raise InvalidMessage("not_object", "the body must be a JSON object")
-    if "uuid" in obj:  # the seed's single-message form
+    if not _MESSAGE_KEYS.isdisjoint(obj):  # the seed's single-message form
         sender = _sender(obj.get("sender"))
         return Envelope(sender=sender, messages=(_message(obj, config),))
     sender = _sender(obj.get("sender"))

@@ -19,10 +19,11 @@ peers with their health (`PeerSet`). News moves three ways:
 3. Bootstrap. A node given a bootstrap address fetches its peer list (retrying with backoff
    while it is down), then runs anti-entropy with it at once.
 
-Versions rise for the node's whole life, restarts included: the version is
-``generation << VERSION_COUNTER_BITS | counter`` with the generation taken from the clock at
-start. Should a node ever hear of its own id at a version at or above its own (a previous
-life with a faster clock), it jumps above it and re-announces its favourite.
+Versions rise for the node's whole life, restarts included: a node's first version, its
+generation, is its start time in microsecond-sized ticks, and each new favourite adds one
+(generation + counter, as Cassandra pairs them, in one integer). Should a node ever hear of
+its own id at a version at or above its own (a previous life with a faster clock), it jumps
+above it and re-announces its favourite.
 
 Entry points: `tick` (timers), `publish` (a new favourite now), `receive` (a request from a
 peer; returns the reply), `on_reply`, `on_peers`, `on_failure` (outcomes of this node's own
@@ -40,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.config import VERSION_COUNTER_BITS, Config
+from node.core.config import VERSION_TICKS_PER_S, Config
 from node.core.events import (
     Applied,
     BootstrapFailed,
@@ -107,9 +108,6 @@ class PeerListing:
         return {"self": self.self_id, "peers": list(self.peers)}
 
 
-_COUNTER_MASK = (1 << VERSION_COUNTER_BITS) - 1
-
-
 class GossipNode:
     """One node's protocol state machine. See the module's theory of operation."""
 
@@ -129,9 +127,9 @@ class GossipNode:
         self.rng = rng
         self.movies = tuple(movies)
         self.started_at = now
-        #: The generation this life started with; versions begin at generation << bits.
-        self.generation = int(now)
-        self.version = (self.generation << VERSION_COUNTER_BITS) - 1
+        #: This life's first version: the start time in ticks (see VERSION_TICKS_PER_S).
+        self.generation = int(now * VERSION_TICKS_PER_S)
+        self.version = self.generation - 1
         self.movie: str | None = None
         self.table = OriginTable(config.max_origins)
         self.seen = SeenCache(config.seen_capacity)
@@ -197,7 +195,7 @@ class GossipNode:
             movie = self._pick_movie()
         previous = self.movie
         self.movie = movie
-        self.version = self._next_version()
+        self.version += 1
         message = Message(
             str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4)),
             self.id,
@@ -209,7 +207,8 @@ class GossipNode:
         )
         self.seen.add(message.uuid)
         self.table.put(Entry(message, now, None, "local"))
-        self._events.append(MovieChanged(self.version, movie, previous, message.uuid))
+        counter = self.version - self.generation
+        self._events.append(MovieChanged(self.version, counter, movie, previous, message.uuid))
         if self._resamples():
             self.next_resample_at = now + self._resample_interval()
         if message.ttl > 0:
@@ -310,8 +309,6 @@ class GossipNode:
             m = entry.message
             origins[origin] = {
                 "version": m.version,
-                "generation": m.version >> VERSION_COUNTER_BITS,
-                "counter": m.version & _COUNTER_MASK,
                 "movie": m.movie,
                 "uuid": m.uuid,
                 "learned_at": entry.learned_at,
@@ -333,8 +330,8 @@ class GossipNode:
             "id": self.id,
             "movie": self.movie,
             "version": self.version,
-            "generation": self.version >> VERSION_COUNTER_BITS,
-            "counter": self.version & _COUNTER_MASK,
+            "generation": self.generation,
+            "counter": self.version - self.generation,
             "started_at": self.started_at,
             "now": now,
             "uptime_s": round(now - self.started_at, 3),
@@ -412,10 +409,11 @@ class GossipNode:
                 self._send(peer, messages, "push", forwarded=True)
 
     def _outgoing(self, m: Message) -> Message:
-        """The copy of a stored message that leaves this node: one hop further, TTL spent
-        by one (never below 0). Our own news leaves with its full TTL."""
+        """The copy of a stored message that leaves this node: one hop further and, unless
+        it is our own news leaving us for the first hop, with one hop less to live (never
+        below 0). So a receiver's `hops` is its depth in the rumour's tree."""
         if m.origin == self.id and m.hops == 0:
-            return m
+            return m._replace(hops=1)
         return m._replace(ttl=max(m.ttl - 1, 0), hops=m.hops + 1)
 
     def _send(self, peer: str, messages: list[Message], kind: str, forwarded: bool = False) -> None:
@@ -460,13 +458,6 @@ class GossipNode:
     def _note(self, change: Transition | None) -> None:
         if change is not None:
             self._events.append(PeerChanged(change.peer, change.old, change.new))
-
-    def _next_version(self) -> int:
-        version = self.version + 1
-        if version & _COUNTER_MASK == 0 and version >> VERSION_COUNTER_BITS > self.generation:
-            # a million updates in one generation: move on to the next one
-            self.generation = version >> VERSION_COUNTER_BITS
-        return version
 
     def _resamples(self) -> bool:
         return self.config.resample_s > 0 and bool(self.movies)
