@@ -96,6 +96,8 @@ class Network:
         self._queue: list[tuple[float, int, int, Any]] = []
         self._seq = 0
         self._wake: dict[str, float] = {}
+        self._lives: dict[str, int] = {}
+        self._life_count = 0
         self._group: dict[str, int] = {}  # node id -> partition side; absent = side 0
         self._listeners: list[Callable[[GossipNode, list[Event]], None]] = []
         self._roster: Roster | None = None
@@ -120,6 +122,8 @@ class Network:
             roster=roster,
         )
         self.nodes[nid] = node
+        self._life_count += 1
+        self._lives[nid] = self._life_count  # replies to an earlier life are dropped
         if publish and self.movies:
             node.publish(self.now)
         self._settle(node)
@@ -222,7 +226,7 @@ class Network:
         elif kind == _REPLY:
             src, life, request, reply = item
             node = self.nodes.get(src)
-            if node is not None and id(node) == life:
+            if node is not None and self._lives.get(src) == life:
                 if isinstance(request, FetchPeers):
                     node.on_peers(self.now, request, reply)
                 else:
@@ -231,7 +235,7 @@ class Network:
         elif kind == _FAIL:
             src, life, request = item
             node = self.nodes.get(src)
-            if node is not None and id(node) == life:
+            if node is not None and self._lives.get(src) == life:
                 node.on_failure(self.now, request)
                 self._settle(node)
         else:
@@ -258,12 +262,18 @@ class Network:
         link, rng = self.link, self.rng
         sent_at = self.now
         if not self.reachable(node.id, request.to) or (link.loss and rng.random() < link.loss):
-            self._push(sent_at + link.timeout_s, _FAIL, (node.id, id(node), request))
+            self._push(sent_at + link.timeout_s, _FAIL, (node.id, self._lives[node.id], request))
             return
-        self._push(sent_at + self._latency(), _DELIVER, (node.id, id(node), request, sent_at, True))
+        self._push(
+            sent_at + self._latency(),
+            _DELIVER,
+            (node.id, self._lives[node.id], request, sent_at, True),
+        )
         if link.duplicate and rng.random() < link.duplicate:
             self._push(
-                sent_at + self._latency(), _DELIVER, (node.id, id(node), request, sent_at, False)
+                sent_at + self._latency(),
+                _DELIVER,
+                (node.id, self._lives[node.id], request, sent_at, False),
             )
 
     def _deliver(

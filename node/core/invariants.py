@@ -27,16 +27,16 @@ class Invariants:
     """Remembers what it has seen of each node's life, to check the next step against it."""
 
     def __init__(self) -> None:
-        # keyed by id(node): a restarted node is a new life with a new object
-        self._applied: dict[int, set[str]] = {}
-        self._views: dict[int, dict[str, int]] = {}
+        # keyed by (node id, generation): a restarted node is a new life
+        self._applied: dict[tuple[str, int], set[str]] = {}
+        self._views: dict[tuple[str, int], dict[str, int]] = {}
         self._own: dict[str, int] = {}  # node id -> highest own version ever, across lives
 
     def check(
         self, node: GossipNode, events: Iterable[Event] = (), sent: Iterable[Outgoing] = ()
     ) -> None:
         """Checks `node` after a step that produced `events` and `sent` (drained by the caller)."""
-        life = id(node)
+        life = (node.id, node.generation)
         applied = self._applied.setdefault(life, set())
         for event in events:
             if isinstance(event, Applied):
