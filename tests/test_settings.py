@@ -1,0 +1,96 @@
+"""Settings from the environment and flags: defaults, the seed's flags, and a bad value that
+stops the node with a message naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node import from_env, parse_args
+from node.settings import SettingsError, load_movies
+
+
+def test_defaults_are_the_contracts() -> None:
+    s = from_env({})
+    assert (s.port, s.bootstrap, s.advertise, s.log_format, s.log_level) == (
+        7000,
+        None,
+        "127.0.0.1:7000",
+        "json",
+        "info",
+    )
+    assert s.config.resample_s == 10.0
+    assert len(load_movies(s.movies)) >= 100
+
+
+def test_the_seeds_flags_start_a_peer_and_a_first_node() -> None:
+    peer = parse_args(["-p", "7001", "-b", "7000"], {})
+    assert (peer.port, peer.bootstrap, peer.advertise) == (7001, "127.0.0.1:7000", "127.0.0.1:7001")
+    first = parse_args(["-p", "7000", "-b", "7000"], {})
+    assert first.bootstrap is None  # bootstrapping from itself: the first node
+
+
+def test_flags_win_over_the_environment() -> None:
+    s = parse_args(["--fanout", "5"], {"GOSSIP_FANOUT": "2", "GOSSIP_TTL": "4"})
+    assert (s.config.fanout, s.config.ttl) == (5, 4)
+
+
+def test_settings_map_onto_the_protocol_knobs() -> None:
+    s = from_env(
+        {
+            "GOSSIP_RESAMPLE_SECONDS": "2",
+            "GOSSIP_SYNC_SECONDS": "0.5",
+            "GOSSIP_TTL": "20",
+            "GOSSIP_BOOTSTRAP": "bootstrap:7000",
+            "GOSSIP_ADVERTISE": "10.1.2.3:7000",
+            "GOSSIP_SEED": "42",
+        }
+    )
+    assert (s.config.resample_s, s.config.sync_s, s.config.ttl) == (2.0, 0.5, 20)
+    assert s.config.max_ttl >= 20  # raising the TTL raises the clamp with it
+    assert (s.bootstrap, s.advertise, s.seed) == ("bootstrap:7000", "10.1.2.3:7000", 42)
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("GOSSIP_PORT", "seventy"),
+        ("GOSSIP_PORT", "70000"),
+        ("GOSSIP_FANOUT", "0"),
+        ("GOSSIP_FANOUT", "1.5"),
+        ("GOSSIP_TTL", "-1"),
+        ("GOSSIP_SYNC_SECONDS", "nan"),
+        ("GOSSIP_RESAMPLE_SECONDS", "-3"),
+        ("GOSSIP_BOOTSTRAP", "host:"),
+        ("GOSSIP_LOG_FORMAT", "xml"),
+        ("GOSSIP_LOG_LEVEL", "loud"),
+        ("GOSSIP_SEED", "x"),
+        ("GOSSIP_REQUEST_TIMEOUT_SECONDS", "0"),
+    ],
+)
+def test_a_bad_value_names_the_variable(var: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=var):
+        from_env({var: value})
+
+
+def test_an_unreadable_movies_file_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="GOSSIP_MOVIES"):
+        load_movies(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("\n  \n")
+    with pytest.raises(SettingsError, match="GOSSIP_MOVIES"):
+        load_movies(tmp_path / "empty.txt")
+
+
+def test_the_process_exits_2_with_the_message() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "node", "-p", "7001"],
+        env={"GOSSIP_FANOUT": "zero", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2
+    assert "GOSSIP_FANOUT" in r.stderr and "zero" in r.stderr
