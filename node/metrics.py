@@ -85,9 +85,18 @@ class _CoreCollector(Collector):
             "Highest version of origin this node knows (its own included)",
             labels=["origin"],
         )
+        delay = GaugeMetricFamily(
+            "gossip_version_delay_seconds",
+            "Seconds from the origin's send of the version known here to its arrival here",
+            labels=["origin"],
+        )
         for origin in node.table:
             seen.add_metric([origin], node.table.version(origin))
+            entry = node.table.get(origin)
+            if entry is not None and entry.message.sent_at is not None:
+                delay.add_metric([origin], max(entry.learned_at - entry.message.sent_at, 0.0))
         yield seen
+        yield delay
         for name, value, text in (
             ("gossip_messages_received", stats.received, "Gossip messages received"),
             ("gossip_messages_sent", stats.sent, "Gossip messages sent (each copy to each peer)"),
