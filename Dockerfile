@@ -1,0 +1,39 @@
+# One image, one gossip node (`python -m node`), configured only by GOSSIP_* environment
+# variables (README.md, "Configuration"). docker-compose.yml runs it as `bootstrap` and `peer`.
+#
+# The base is a build argument so the lab builds where no registry is reachable
+# (CI passes a local stand-in: ../shared/ci/docker-lab). Written for the legacy builder too:
+# no BuildKit-only syntax (RUN --mount, heredocs).
+ARG PYTHON_IMAGE=python:3.12-slim
+FROM ${PYTHON_IMAGE}
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    GOSSIP_HOST=0.0.0.0 \
+    GOSSIP_PORT=7000 \
+    GOSSIP_LOG_FORMAT=json
+
+# Dependencies first, from pyproject.toml alone: editing the code does not reinstall them.
+WORKDIR /app
+COPY pyproject.toml ./
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps))" \
+ && pip install -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt \
+ && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gossip
+
+# The code. node/movies.txt is a symlink to ../movies.txt; copying the real file to
+# /app/movies.txt is what makes it resolve here.
+COPY movies.txt ./
+COPY node ./node
+
+USER gossip
+EXPOSE 7000
+# Exec form: the node is the process that gets SIGTERM (compose adds `init: true` for reaping).
+ENTRYPOINT ["python", "-m", "node"]
+# Healthy once bootstrapped with a favourite (/healthz answers 503 before). Python, not curl:
+# slim images have none.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('GOSSIP_PORT', '7000'), timeout=2)"]
