@@ -1,0 +1,641 @@
+"""The lab's Grafana dashboards as code: writes grafana/dashboards/*.json.
+
+    python grafana/generate.py          # rewrite the JSON files Grafana provisions
+    python grafana/generate.py --check  # exit 1 if they differ from what this builds
+
+Built with grafana-foundation-sdk (pinned in pyproject.toml's `test` extra: its versions
+carry an epoch, `1769699379!11.6.0` is the Grafana 11.6 build). The JSON is committed, since
+Grafana reads files; tests/docker/test_grafana.py checks that the two agree and that every
+panel queries the provisioned datasource. Every expression here is run against a real
+Prometheus by tests/docker/test_lab.py, so a query that returns nothing fails the tests.
+
+Queries read the recording rules of prometheus/rules/gossip.yml where one exists (the
+convergence series), and the nodes' metrics (README.md, "Metrics") otherwise. Rates use
+`$__rate_interval`, which the datasource's 1 s scrape interval keeps at 4 s or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import prometheus, stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+OUT = Path(__file__).resolve().parent / "dashboards"
+
+#: The datasource every panel uses; grafana/provisioning/datasources/prometheus.yml gives
+#: it this uid.
+DATASOURCE_UID = "gossip-prometheus"
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+TAG = "gossip-lab"
+
+NODE = 'job="gossip", instance=~"$node"'
+NODE_ORIGIN = 'job="gossip", instance=~"$node", origin=~"$origin"'
+#: 1 where a node knows the newest version of an origin, 0 where it is behind.
+KNOWS_NEWEST = (
+    f"gossip_version_seen{{{NODE_ORIGIN}}}"
+    " == bool on (origin) group_left () origin:gossip_version_seen:max"
+)
+
+
+# --- building blocks ---------------------------------------------------------------------
+def query(
+    expr: str, legend: str = "", ref: str = "A", instant: bool = False
+) -> prometheus.Dataquery:
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    if legend:
+        q = q.legend_format(legend)
+    return q.instant() if instant else q.range()
+
+
+def thresholds(*steps: tuple[float | None, str]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=v, color=c) for v, c in steps])
+    )
+
+
+def legend_table(*calcs: str) -> cb.VizLegendOptions:
+    return (
+        cb.VizLegendOptions()
+        .display_mode(common.LegendDisplayMode.TABLE)
+        .placement(common.LegendPlacement.RIGHT)
+        .show_legend(True)
+        .calcs(list(calcs))
+    )
+
+
+def graph(
+    title: str,
+    description: str,
+    *queries: prometheus.Dataquery,
+    unit: str = "short",
+    w: int = 12,
+    h: int = 8,
+    points: bool = False,
+    stacked: bool = False,
+) -> timeseries.Panel:
+    p = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .min(0)
+        .span(w)
+        .height(h)
+        .line_width(1)
+        .fill_opacity(10)
+        .legend(legend_table("lastNotNull", "max"))
+        .tooltip(cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI))
+    )
+    if points:
+        p = p.draw_style(common.GraphDrawStyle.POINTS).point_size(6)
+    if stacked:
+        p = p.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(40)
+    for q in queries:
+        p = p.with_target(q)
+    return p
+
+
+def big_number(
+    title: str,
+    description: str,
+    q: prometheus.Dataquery,
+    unit: str = "short",
+    steps: tuple[tuple[float | None, str], ...] = ((None, "blue"),),
+    w: int = 4,
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(q)
+        .unit(unit)
+        .span(w)
+        .height(4)
+        .thresholds(thresholds(*steps))
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.AREA)
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def timeline(
+    title: str,
+    description: str,
+    q: prometheus.Dataquery,
+    mappings: list[dm.ValueMapping],
+    steps: tuple[tuple[float | None, str], ...],
+    h: int = 10,
+) -> statetimeline.Panel:
+    return (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(q)
+        .span(24)
+        .height(h)
+        .show_value(common.VisibilityMode.NEVER)
+        .merge_values(True)
+        .row_height(0.9)
+        .fill_opacity(80)
+        .line_width(0)
+        .mappings(mappings)
+        .thresholds(thresholds(*steps))
+        .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+        .legend(cb.VizLegendOptions().show_legend(False))
+    )
+
+
+def value_text(**texts: tuple[str, str]) -> dm.ValueMap:
+    """Value mapping: {"1": ("knows the newest", "green"), ...}."""
+    return dm.ValueMap(
+        options={
+            value.lstrip("_"): dm.ValueMappingResult(text=text, color=color, index=i)
+            for i, (value, (text, color)) in enumerate(texts.items())
+        }
+    )
+
+
+def variable(name: str, label: str, expr: str, of: str) -> db.QueryVariable:
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query({"query": f"label_values({expr}, {of})", "refId": f"{name}-values"})
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.NATURAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+NODE_VAR = variable("node", "Node", 'gossip_own_version{job="gossip"}', "instance")
+ORIGIN_VAR = variable("origin", "Origin", 'gossip_version_seen{job="gossip"}', "origin")
+
+
+def dashboard(uid: str, title: str, description: str) -> db.Dashboard:
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags([TAG])
+        .refresh("5s")
+        .time("now-15m", "now")
+        .timezone("browser")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .readonly()
+        .link(
+            db.DashboardLink("Gossip Lab")
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(False)
+            .include_vars(True)
+            .keep_time(True)
+        )
+    )
+
+
+def rate(metric: str, selector: str = NODE, by: str = "instance") -> str:
+    return f"sum by ({by}) (rate({metric}{{{selector}}}[$__rate_interval]))"
+
+
+# --- the dashboards ------------------------------------------------------------------------
+def convergence() -> db.Dashboard:
+    latency = f"sum by (le) (rate(gossip_propagation_seconds_bucket{{{NODE}}}[$__rate_interval]))"
+    return (
+        dashboard(
+            "gossip-convergence",
+            "Convergence",
+            "Does every node know every node's newest favourite, and how fast does news spread?",
+        )
+        .with_variable(NODE_VAR)
+        .with_variable(ORIGIN_VAR)
+        .with_row(db.Row("Now"))
+        .with_panel(
+            big_number(
+                "Nodes",
+                "Nodes Prometheus scrapes right now.",
+                query("cluster:gossip_nodes:count"),
+            )
+        )
+        .with_panel(
+            big_number(
+                "Cluster converged",
+                "Fraction of (node, origin) pairs where the node knows the origin's newest "
+                "version. 100 % is full convergence; each new favourite dips it briefly.",
+                query("cluster:gossip_converged:ratio"),
+                unit="percentunit",
+                steps=((None, "red"), (0.75, "orange"), (1, "green")),
+            )
+        )
+        .with_panel(
+            big_number(
+                "Origins behind",
+                "Origins whose newest version some node does not know yet.",
+                query("cluster:gossip_origins_behind:count"),
+                steps=((None, "green"), (1, "orange")),
+            )
+        )
+        .with_panel(
+            big_number(
+                "Time to reach all (median)",
+                "Median over origins of the time their latest update took to reach the last "
+                "node (from the origin's send).",
+                query("quantile(0.5, origin:gossip_update_reach_all_seconds:max)"),
+                unit="s",
+            )
+        )
+        .with_panel(
+            big_number(
+                "Propagation p50",
+                "Median time from an origin's send to the first arrival at a node.",
+                query(f"histogram_quantile(0.5, {latency})"),
+                unit="s",
+            )
+        )
+        .with_panel(
+            big_number(
+                "Propagation p99",
+                "99th percentile of the time from an origin's send to the first arrival at a node.",
+                query(f"histogram_quantile(0.99, {latency})"),
+                unit="s",
+            )
+        )
+        .with_row(db.Row("Who knows what"))
+        .with_panel(
+            table.Panel()
+            .title("Who knows each origin's newest version (now)")
+            .description(
+                "Rows are nodes, columns are origins: ✓ where the node knows the origin's "
+                "newest version, ✗ where it is behind, empty where it has not heard of it."
+            )
+            .datasource(DATASOURCE)
+            .with_target(
+                query(f"{KNOWS_NEWEST}", legend="{{origin}}", instant=True).format(
+                    PromQueryFormat.TABLE
+                )
+            )
+            .with_transformation(
+                dm.DataTransformerConfig(
+                    id_val="groupingToMatrix",
+                    options={
+                        "columnField": "origin",
+                        "rowField": "instance",
+                        "valueField": "Value",
+                        "emptyValue": "null",
+                    },
+                )
+            )
+            .mappings([value_text(_1=("✓", "green"), _0=("✗", "red"))])
+            .cell_options(common.TableColoredBackgroundCellOptions())
+            .color_scheme(
+                db.FieldColor().mode(dm.FieldColorModeId.FIXED).fixed_color("transparent")
+            )
+            .span(24)
+            .height(8)
+        )
+        .with_panel(
+            timeline(
+                "Knows the newest version: node ← origin",
+                "For each node (and origin), green while it knows the origin's newest "
+                "version, red while it is behind. A red sliver after each new favourite is "
+                "the news in flight; a red band that stays is a node that is cut off.",
+                query(KNOWS_NEWEST, legend="{{instance}} ← {{origin}}"),
+                [value_text(_1=("newest", "green"), _0=("behind", "red"))],
+                ((None, "red"), (1, "green")),
+                h=12,
+            )
+        )
+        .with_row(db.Row("How fast"))
+        .with_panel(
+            graph(
+                "Converged fraction",
+                "Whole cluster, and per origin: the fraction of nodes that know the "
+                "origin's newest version.",
+                query("cluster:gossip_converged:ratio", legend="cluster", ref="A"),
+                query('origin:gossip_converged:ratio{origin=~"$origin"}', "{{origin}}", "B"),
+                unit="percentunit",
+            )
+        )
+        .with_panel(
+            graph(
+                "Time for each update to reach every node",
+                "Per origin: once every node knows its newest version, how long that update "
+                "took from the origin's send to the last node. One step per update.",
+                query(
+                    'origin:gossip_update_reach_all_seconds:max{origin=~"$origin"}',
+                    legend="{{origin}}",
+                ),
+                unit="s",
+            )
+        )
+        .with_panel(
+            graph(
+                "Propagation latency",
+                "From the origin's send to the first arrival at a node "
+                "(gossip_propagation_seconds), over the selected nodes.",
+                query(f"histogram_quantile(0.5, {latency})", "p50", "A"),
+                query(f"histogram_quantile(0.9, {latency})", "p90", "B"),
+                query(f"histogram_quantile(0.99, {latency})", "p99", "C"),
+                unit="s",
+            )
+        )
+        .with_panel(
+            graph(
+                "Nodes behind, per origin",
+                "How many nodes do not know the origin's newest version yet.",
+                query('origin:gossip_nodes_behind:count{origin=~"$origin"}', "{{origin}}"),
+            )
+        )
+    )
+
+
+def traffic() -> db.Dashboard:
+    return (
+        dashboard(
+            "gossip-traffic",
+            "Traffic",
+            "What the nodes send and receive, and what they drop, per node.",
+        )
+        .with_variable(NODE_VAR)
+        .with_row(db.Row("Cluster"))
+        .with_panel(
+            big_number(
+                "Messages sent /s",
+                "Gossip messages sent by all nodes (each copy to each peer).",
+                query(f"sum(rate(gossip_messages_sent_total{{{NODE}}}[$__rate_interval]))"),
+                unit="short",
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Updates applied /s",
+                "First arrivals of news, all nodes together.",
+                query(f"sum(rate(gossip_updates_applied_total{{{NODE}}}[$__rate_interval]))"),
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Messages per applied update",
+                "Messages sent for each first arrival: the cost of spreading news "
+                "(pushes, forwards and anti-entropy replies).",
+                query(
+                    f"sum(rate(gossip_messages_sent_total{{{NODE}}}[$__rate_interval]))"
+                    f" / sum(rate(gossip_updates_applied_total{{{NODE}}}[$__rate_interval]))"
+                ),
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Requests failing",
+                "Fraction of requests to peers that failed or timed out.",
+                query(
+                    f"sum(rate(gossip_requests_failed_total{{{NODE}}}[$__rate_interval]))"
+                    f" / sum(rate(gossip_requests_sent_total{{{NODE}}}[$__rate_interval]))"
+                ),
+                unit="percentunit",
+                steps=((None, "green"), (0.01, "orange"), (0.1, "red")),
+                w=6,
+            )
+        )
+        .with_row(db.Row("Per node"))
+        .with_panel(
+            graph(
+                "Received /s",
+                "Gossip messages received (each message of a batch).",
+                query(rate("gossip_messages_received_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "Sent /s",
+                "Gossip messages sent (each copy to each peer).",
+                query(rate("gossip_messages_sent_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "Deduplicated /s",
+                "Received messages dropped as already seen (same UUID).",
+                query(rate("gossip_messages_deduplicated_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "TTL drops /s",
+                "Messages applied but not forwarded: their TTL was spent.",
+                query(rate("gossip_ttl_drops_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "Stale /s",
+                "Messages no newer than what the node knew.",
+                query(rate("gossip_stale_messages_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "Invalid requests /s",
+                "Requests refused, by node and reason (gossip_invalid_requests_total).",
+                query(
+                    rate("gossip_invalid_requests_total", by="instance, reason"),
+                    "{{instance}} {{reason}}",
+                ),
+            )
+        )
+        .with_panel(
+            graph(
+                "Updates applied /s",
+                "First arrivals of news at each node.",
+                query(rate("gossip_updates_applied_total"), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            graph(
+                "Requests to peers /s",
+                "Requests made (push, anti-entropy, probes) and those that failed.",
+                query(rate("gossip_requests_sent_total"), "{{instance}} sent", "A"),
+                query(rate("gossip_requests_failed_total"), "{{instance}} failed", "B"),
+            )
+        )
+    )
+
+
+def membership() -> db.Dashboard:
+    peers = f"sum by (instance, state) (gossip_peers{{{NODE}}})"
+    return (
+        dashboard(
+            "gossip-membership",
+            "Membership",
+            "Who the nodes think is alive, suspect or dead; which nodes Prometheus reaches.",
+        )
+        .with_variable(NODE_VAR)
+        .with_row(db.Row("Cluster"))
+        .with_panel(
+            big_number(
+                "Nodes up",
+                "Nodes found by DNS that answer Prometheus's scrapes.",
+                query('count(up{job="gossip"} == 1) or vector(0)'),
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Nodes not answering",
+                "Nodes still in DNS whose scrape fails (a paused or hung container).",
+                query('count(up{job="gossip"} == 0) or vector(0)'),
+                steps=((None, "green"), (1, "red")),
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Suspect views",
+                "Sum over nodes of the peers each holds suspect (one failed exchange).",
+                query(f'sum(gossip_peers{{{NODE}, state="suspect"}})'),
+                steps=((None, "green"), (1, "orange")),
+                w=6,
+            )
+        )
+        .with_panel(
+            big_number(
+                "Dead views",
+                "Sum over nodes of the peers each holds dead (3 failures over at least "
+                "3 s); dead peers are probed every 5 s and come back when they answer.",
+                query(f'sum(gossip_peers{{{NODE}, state="dead"}})'),
+                steps=((None, "green"), (1, "red")),
+                w=6,
+            )
+        )
+        .with_row(db.Row("Peers by state, per node"))
+        .with_panel(
+            graph(
+                "Alive peers",
+                "Peers each node holds alive.",
+                query(f'sum by (instance) (gossip_peers{{{NODE}, state="alive"}})', "{{instance}}"),
+                w=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Suspect peers",
+                "Peers each node holds suspect: a failed exchange, not yet dead.",
+                query(
+                    f'sum by (instance) (gossip_peers{{{NODE}, state="suspect"}})', "{{instance}}"
+                ),
+                w=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Dead peers",
+                "Peers each node holds dead. A killed node shows here on every other node "
+                "within a few seconds, and leaves again when it comes back.",
+                query(f'sum by (instance) (gossip_peers{{{NODE}, state="dead"}})', "{{instance}}"),
+                w=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Peers by state, all nodes",
+                "Every node's view of its peers, stacked by state.",
+                query(f"sum by (state) ({peers})", "{{state}}"),
+                stacked=True,
+                w=12,
+            )
+        )
+        .with_panel(
+            graph(
+                "Failed requests to peers /s",
+                "What drives suspicion: requests that failed or timed out.",
+                query(rate("gossip_requests_failed_total"), "{{instance}}"),
+                w=12,
+            )
+        )
+        .with_row(db.Row("Nodes"))
+        .with_panel(
+            timeline(
+                "Scrape target up",
+                "Each node found by DNS: green while it answers scrapes, red while it does "
+                "not. A stopped or killed container leaves DNS and its row ends.",
+                query(f"up{{{NODE}}}", legend="{{instance}}"),
+                [value_text(_1=("up", "green"), _0=("down", "red"))],
+                ((None, "red"), (1, "green")),
+                h=8,
+            )
+        )
+        .with_panel(
+            timeline(
+                "Node life (generation)",
+                "Each node's generation (its start time): a change is a restart under the "
+                "same id, which versions survive.",
+                query(
+                    f"gossip_node_ready{{{NODE}}} * on (instance) group_left (generation) "
+                    f"gossip_node_info{{{NODE}}}",
+                    legend="{{instance}} gen {{generation}}",
+                ),
+                [value_text(_1=("ready", "green"), _0=("starting", "orange"))],
+                ((None, "orange"), (1, "green")),
+                h=8,
+            )
+        )
+    )
+
+
+DASHBOARDS: dict[str, Callable[[], db.Dashboard]] = {
+    "convergence.json": convergence,
+    "traffic.json": traffic,
+    "membership.json": membership,
+}
+
+
+def render(build: Callable[[], db.Dashboard]) -> str:
+    """The dashboard's JSON as committed: sorted keys, 2-space indent, final newline."""
+    data = json.loads(JSONEncoder().encode(build().build()))
+    # The SDK leaves every panel's id at 0; Grafana needs them unique (links to a panel).
+    for number, panel in enumerate(data["panels"], start=1):
+        panel["id"] = number
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, build in DASHBOARDS.items():
+        path, text = OUT / name, render(build)
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if stale:
+        print(f"out of date: {', '.join(stale)} (run python grafana/generate.py)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
