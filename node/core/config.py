@@ -4,8 +4,8 @@ Owns the meaning, unit and trade-off of every number the protocol core uses. It 
 environment and no files: the shell (`node.settings`) maps environment variables and flags
 onto these fields, and the simulator builds them directly.
 
-The defaults were chosen by measurement on the core (`python -m lab.tune` runs the seeded
-simulations behind them); each field's comment gives the reason.
+The defaults of fanout, TTL and the anti-entropy period were chosen by measurement on the
+core: `python -m lab.tune` runs the seeded simulations behind the figures quoted here.
 """
 
 from __future__ import annotations
@@ -32,13 +32,16 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Config:
     # --- dissemination -------------------------------------------------------------
-    #: Peers each new piece of news is pushed to. 3 is the measured knee: 10,000 simulated
-    #: nodes are all reached in 8-9 link latencies with fanout 3 against 11-12 with fanout 2,
-    #: while fanout 4 saves under one latency for a third more messages.
+    #: Peers each new piece of news is pushed to. Measured (`python -m lab.tune`, 1 ms links,
+    #: push alone): at 25 nodes fanout 2 reaches 86 % of the nodes, 3 reaches 96 %, 4 reaches
+    #: 99 %; at 100 nodes 79 %, 94 %, 98 %. Each step costs about one more request per node
+    #: per update (5.8 messages per node at fanout 3). 3 is the knee; anti-entropy catches the
+    #: last few percent.
     fanout: int = 3
-    #: Hops a node's own news may travel by push. Push forwards once on first receipt, so
-    #: reach grows about fanout-fold a hop; 8 hops cover 3^8 = 6,561 nodes before
-    #: anti-entropy finishes the tail. More only adds duplicates in small clusters.
+    #: Hops a node's news may travel by push. Push forwards once on first receipt, so reach
+    #: grows about fanout-fold a hop. Measured at fanout 3: 100 nodes are 88 % reached with
+    #: TTL 4 and 94 % with TTL 8 (92 % against 86 % at 20 % loss); beyond 8 nothing changes
+    #: at lab sizes, since 3^8 = 6,561 is far more than the nodes to reach.
     ttl: int = 8
     #: The largest TTL this node obeys; a higher one on the wire is clamped to this.
     max_ttl: int = 16
@@ -47,8 +50,11 @@ class Config:
     #: keeps the message cost per update low under many updates per second.
     push_interval_s: float = 0.0
     #: Seconds between anti-entropy rounds (push-pull of the `{origin: version}` digest with
-    #: one random peer). It bounds how long a lost push or a healed partition stays unseen:
-    #: at 1 s, 5 loopback nodes reconverge within ~2 s of any loss.
+    #: one random peer). It sets how long the nodes that push missed wait, against 2
+    #: background messages per node per period. Measured at 100 nodes (fanout 3, TTL 8): an
+    #: update reaches every node in median 0.37 / 0.74 / 1.57 s with 0.5 / 1 / 2 s (p95 0.51 /
+    #: 1.03 / 2.07 s); at 20 % loss median 0.92 / 1.85 / 3.62 s. 1 s keeps every update under
+    #: a few seconds at 2 messages per node per second.
     sync_s: float = 1.0
     #: Random peer ids attached to each anti-entropy request, so membership spreads too.
     peer_sample: int = 3
