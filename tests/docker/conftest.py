@@ -1,0 +1,49 @@
+"""Fixtures for the Docker Compose lab: the node image built once per session, and labs that
+are always torn down (helpers in composelab.py).
+
+Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
+(.ci/run sets it), which makes a missing engine a failure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from composelab import Lab, docker_required, engine_problem
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    problem = engine_problem()
+    if problem:
+        if docker_required():
+            pytest.fail(f"GOSSIP_REQUIRE_DOCKER is set but Docker is unusable: {problem}")
+        pytest.skip(f"Docker is unusable here: {problem}")
+
+
+@pytest.fixture(scope="session")
+def image_tag(docker_engine: None) -> Iterator[str]:
+    """Builds the node image once, under a tag of its own so that concurrent runs (or a lab
+    someone has up) do not swap images under each other; removes it at the end."""
+    tag = f"test-{uuid.uuid4().hex[:8]}"
+    builder = Lab(tag, name=f"gossipbuild-{tag}")
+    builder.compose("build", "bootstrap", timeout=900)
+    yield tag
+    builder.run("docker", "image", "rm", "-f", f"gossip-lab/node:{tag}", check=False)
+
+
+@pytest.fixture
+def make_lab(image_tag: str) -> Iterator[Callable[..., Lab]]:
+    """Makes labs that are always torn down when the test ends."""
+    labs: list[Lab] = []
+
+    def make(env: dict[str, str] | None = None) -> Lab:
+        lab = Lab(image_tag, env=env)
+        labs.append(lab)
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.down()
