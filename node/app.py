@@ -35,9 +35,9 @@ from node.core import (
 )
 from node.logs import log_event, make_logger
 from node.metrics import NodeMetrics
-from node.page import render_page
 from node.settings import Settings, load_movies
 from node.transport import Transport, decode_json
+from node.ui import setup_ui
 
 __all__ = ["create_app", "Runtime", "RUNTIME"]
 
@@ -71,6 +71,13 @@ class Runtime:
         self.listeners: list[Callable[[list[Event]], None]] = []
         self._wakeup = asyncio.Event()
         self._scheduled = float("inf")
+
+    def view(self) -> dict[str, Any]:
+        """This node's view: the contract's `GET /state` JSON (the page's feed sends the same)."""
+        snap = self.node.snapshot(self.clock())
+        snap["config"] = self.node.config.as_dict()
+        snap["bootstrap"] = self.settings.bootstrap
+        return snap
 
     def pump(self) -> None:
         """Drains the core after any input: events to logs, metrics and listeners; requests
@@ -137,7 +144,7 @@ def create_app(
     rt = Runtime(settings, movies, clock, log)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[_json_errors])
     app[RUNTIME] = rt
-    app.router.add_get("/", page)
+    setup_ui(app, rt)  # the page: GET /, /events, /cluster, /proxy/... (node.ui)
     for path in ("/peers/", "/peers"):
         app.router.add_get(path, peers)
     for path in ("/gossip/", "/gossip"):
@@ -199,11 +206,7 @@ async def peers(request: web.Request) -> web.Response:
 
 
 async def state(request: web.Request) -> web.Response:
-    rt = request.app[RUNTIME]
-    snap = rt.node.snapshot(rt.clock())
-    snap["config"] = rt.node.config.as_dict()
-    snap["bootstrap"] = rt.settings.bootstrap
-    return web.json_response(snap)
+    return web.json_response(request.app[RUNTIME].view())
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -220,10 +223,6 @@ async def healthz(request: web.Request) -> web.Response:
         "version": node.version,
     }
     return web.json_response(body, status=200 if node.ready else 503)
-
-
-async def page(request: web.Request) -> web.Response:
-    return web.Response(text=render_page(request.app[RUNTIME].node.id), content_type="text/html")
 
 
 async def favourite(request: web.Request) -> web.Response:
