@@ -1,8 +1,9 @@
 """The aiohttp shell around one gossip core: endpoints, timers, and the wiring between them.
 
-Owns I/O for one node: it decodes requests (with size and depth limits), hands them to the
-core, and turns what the core produces into replies, outgoing HTTP (`Transport`), log lines
-(`node.logs`) and metrics (`node.metrics`). Handlers are a few lines each: decode, call the
+Owns I/O for one node: it guards the door (flood control, body size, read time, JSON depth,
+signatures when keys are set), decodes requests, hands them to the core, and turns what the
+core produces into replies, outgoing HTTP (`Transport`), log lines (`node.logs`) and metrics
+(`node.metrics`). Handlers are a few lines each: decode, call the
 core, pump, respond. It holds no protocol logic; a rule about gossip belongs in `node.core`.
 
 `create_app(settings)` builds everything for one node (no globals: tests run several nodes
@@ -14,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -21,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from node.admin import setup_admin
 from node.core import (
     Envelope,
     Event,
@@ -33,10 +37,14 @@ from node.core import (
     envelope_to_wire,
     parse_envelope,
 )
+from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
+from node.errors import Refusal
+from node.faults import FaultLayer
+from node.guard import RateLimiter
 from node.logs import log_event, make_logger
 from node.metrics import NodeMetrics
 from node.settings import Settings, load_movies
-from node.transport import Transport, decode_json
+from node.transport import SENDER_HEADER, Transport, decode_json
 from node.ui import setup_ui
 
 __all__ = ["create_app", "Runtime", "RUNTIME"]
@@ -60,17 +68,63 @@ class Runtime:
             bootstrap=settings.bootstrap,
         )
         self.metrics = NodeMetrics(self.node)
+        # The fault layer's dice get their own random source: injecting faults must not
+        # change the protocol's own choices under a fixed GOSSIP_SEED.
+        dice = random.Random(None if settings.seed is None else f"faults-{settings.seed}")
+        faults = FaultLayer(settings.faults, dice)
         self.transport = Transport(
             settings.config,
             settings.request_timeout_s,
             self._on_reply,
             self._on_peers,
             self._on_failure,
+            sender=settings.advertise,
+            keys=settings.keys,
+            faults=faults,
+            clock=clock,
         )
+        #: The keys that sign and verify; replaced live by PUT /admin/keys.
+        self.keys: Keyring | None = settings.keys
+        self.limiter = RateLimiter(settings.rate_limit)
         #: Called with every batch of events (the page's live feed subscribes here).
         self.listeners: list[Callable[[list[Event]], None]] = []
         self._wakeup = asyncio.Event()
         self._scheduled = float("inf")
+
+    def set_keys(self, keys: Keyring | None) -> None:
+        self.keys = self.transport.keys = keys
+
+    def authorized(self, request: web.Request) -> bool:
+        """True if the request carries the admin token (or none is configured)."""
+        token = self.settings.admin_token
+        if token is None:
+            return True
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def check_signature(self, request: web.Request, body: bytes) -> None:
+        """With keys set, refuses a request whose signature is missing, wrong or too old."""
+        if self.keys is None:
+            return
+        h = request.headers
+        reason = self.keys.check(
+            f"{request.method} {request.path}",
+            body,
+            h.get(TIME_HEADER),
+            h.get(SIGNATURE_HEADER),
+            self.clock(),
+        )
+        if reason is not None:
+            status = 401 if reason == "unsigned" else 403
+            raise Refusal(status, reason, f"request signature refused: {reason}")
+
+    def reply(self, data: Any) -> web.Response:
+        """A JSON reply, signed when keys are set."""
+        body = json.dumps(data).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.keys is not None:
+            headers.update(self.keys.headers("reply", body, self.clock()))
+        return web.Response(body=body, headers=headers)
 
     def view(self) -> dict[str, Any]:
         """This node's view: the contract's `GET /state` JSON (the page's feed sends the same)."""
@@ -125,12 +179,6 @@ class Runtime:
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.reason, self.detail = status, reason, detail
-
-
 def create_app(
     settings: Settings,
     *,
@@ -144,6 +192,7 @@ def create_app(
     rt = Runtime(settings, movies, clock, log)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[_json_errors])
     app[RUNTIME] = rt
+    setup_admin(app, rt)
     setup_ui(app, rt)  # the page: GET /, /events, /cluster, /proxy/... (node.ui)
     for path in ("/peers/", "/peers"):
         app.router.add_get(path, peers)
@@ -191,18 +240,28 @@ async def _on_shutdown(app: web.Application) -> None:
 # --- handlers ------------------------------------------------------------------------
 async def gossip(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    body = await _read_json(request)
+    client = f"{request.remote}|{request.headers.get(SENDER_HEADER, '')[:64]}"
+    wait = rt.limiter.allow(client, rt.clock())
+    if wait:
+        retry = str(max(1, round(wait + 0.5)))
+        raise Refusal(429, "rate_limited", "too many requests", headers={"Retry-After": retry})
+    raw = await _read_body(request)
+    rt.check_signature(request, raw)
     try:
-        envelope = parse_envelope(body, rt.node.config)
+        envelope = parse_envelope(_decode(raw), rt.node.config)
     except InvalidMessage as e:
-        raise BadRequest(400, e.reason, e.detail) from None
+        raise Refusal(400, e.reason, e.detail) from None
+    if rt.transport.faults.blocks_incoming(envelope.sender):
+        raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
     reply = rt.node.receive(rt.clock(), envelope)
     rt.pump()
-    return web.json_response(envelope_to_wire(reply))
+    return rt.reply(envelope_to_wire(reply))
 
 
 async def peers(request: web.Request) -> web.Response:
-    return web.json_response(request.app[RUNTIME].node.peer_listing().to_wire())
+    rt = request.app[RUNTIME]
+    rt.check_signature(request, b"")
+    return rt.reply(rt.node.peer_listing().to_wire())
 
 
 async def state(request: web.Request) -> web.Response:
@@ -228,15 +287,16 @@ async def healthz(request: web.Request) -> web.Response:
 async def favourite(request: web.Request) -> web.Response:
     """POST /favourite: pick a new favourite now ({"movie": title} to choose it)."""
     rt = request.app[RUNTIME]
-    _require_admin(request)
+    if not rt.authorized(request):
+        raise Refusal(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <token>'")
     movie = None
     if request.can_read_body:
-        body = await _read_json(request)
+        body = _decode(await _read_body(request))
         if not isinstance(body, dict):
-            raise BadRequest(400, "not_object", "the body must be a JSON object")
+            raise Refusal(400, "not_object", "the body must be a JSON object")
         movie = body.get("movie")
         if movie is not None and (not isinstance(movie, str) or movie not in rt.node.movies):
-            raise BadRequest(400, "bad_payload", "movie must be one of the node's movies")
+            raise Refusal(400, "bad_payload", "movie must be one of the node's movies")
     message = rt.node.publish(rt.clock(), movie)
     rt.pump()
     return web.json_response(
@@ -245,27 +305,26 @@ async def favourite(request: web.Request) -> web.Response:
 
 
 # --- helpers -------------------------------------------------------------------------
-def _require_admin(request: web.Request) -> None:
-    token = request.app[RUNTIME].settings.admin_token
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise BadRequest(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <token>'")
-
-
-async def _read_json(request: web.Request) -> Any:
+async def _read_body(request: web.Request) -> bytes:
+    """The body, within the size limit and the time limit (a slow sender is cut off)."""
+    settings = request.app[RUNTIME].settings
     try:
-        raw = await request.read()
+        async with asyncio.timeout(settings.request_timeout_s * 2):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        limit = request.app[RUNTIME].settings.max_body_bytes
-        raise BadRequest(413, "body_too_large", f"the body is over {limit} bytes") from None
+        limit = settings.max_body_bytes
+        raise Refusal(413, "body_too_large", f"the body is over {limit} bytes") from None
+    except TimeoutError:
+        raise Refusal(408, "timeout", "the body took too long to arrive") from None
+
+
+def _decode(raw: bytes) -> Any:
     try:
         return decode_json(raw)
     except RecursionError:
-        raise BadRequest(400, "too_deep", "JSON nested too deeply") from None
+        raise Refusal(400, "too_deep", "JSON nested too deeply") from None
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BadRequest(400, "malformed_json", f"malformed JSON: {e}"[:200]) from None
+        raise Refusal(400, "malformed_json", f"malformed JSON: {e}"[:200]) from None
 
 
 @web.middleware
@@ -276,8 +335,10 @@ async def _json_errors(
     rt = request.app[RUNTIME]
     try:
         return await handler(request)
-    except BadRequest as e:
-        status, reason, detail = e.status, e.reason, e.detail
+    except Refusal as e:
+        if not e.counted:
+            return web.json_response({"error": e.detail, "reason": e.reason}, status=e.status)
+        status, reason, detail, headers = e.status, e.reason, e.detail, e.headers
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -285,6 +346,7 @@ async def _json_errors(
         reason = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             e.status, "bad_request"
         )
+        headers = {}
     rt.node.refuse(reason, f"{request.method} {request.path}: {detail}", request.remote)
     rt.pump()
-    return web.json_response({"error": detail, "reason": reason}, status=status)
+    return web.json_response({"error": detail, "reason": reason}, status=status, headers=headers)

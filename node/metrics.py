@@ -30,9 +30,15 @@ SHELL_REASONS = (
     "malformed_json",
     "too_deep",
     "body_too_large",
+    "timeout",
     "not_found",
     "method_not_allowed",
     "unauthorized",
+    "admin_off",
+    "unsigned",
+    "bad_signature",
+    "expired",
+    "rate_limited",
 )
 
 # Loopback delays are sub-millisecond; container and simulated networks reach seconds.

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from node.core import Config, ConfigError, parse_address
+from node.core.auth import Keyring
+from node.faults import Faults
 
 __all__ = ["Settings", "SettingsError", "VARIABLES", "from_env", "parse_args", "load_movies"]
 
@@ -46,6 +48,12 @@ class Settings:
     #: Token that state-changing admin endpoints require; None leaves them open on loopback
     #: nodes and closed elsewhere (see the README).
     admin_token: str | None = None
+    #: Shared keys for authenticated gossip; None: gossip is not authenticated.
+    keys: Keyring | None = None
+    #: Requests per second accepted from one client before 429 (0: no limit).
+    rate_limit: float = 1000.0
+    #: Faults the transport injects from the start (see node.faults).
+    faults: Faults = field(default_factory=Faults)
     config: Config = field(default_factory=Config)
 
     def rng(self) -> random.Random:
@@ -76,9 +84,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "timeout of a request to a peer",
     ),
     "GOSSIP_ADMIN_TOKEN": ("--admin-token", "token required by state-changing endpoints"),
+    "GOSSIP_KEYS": ("--keys", "comma-separated shared keys: the first signs, all verify"),
+    "GOSSIP_AUTH_WINDOW_SECONDS": ("--auth-window-seconds", "signatures older are replays"),
+    "GOSSIP_RATE_LIMIT": ("--rate-limit", "requests per second per client before 429 (0: off)"),
+    "GOSSIP_FAULT_DROP": ("--fault-drop", "probability of dropping an outgoing request"),
+    "GOSSIP_FAULT_DUPLICATE": ("--fault-duplicate", "probability of sending a request twice"),
+    "GOSSIP_FAULT_DELAY_MS": ("--fault-delay-ms", "delay added to every outgoing request"),
+    "GOSSIP_FAULT_JITTER_MS": ("--fault-jitter-ms", "random extra delay, up to this"),
+    "GOSSIP_FAULT_BLOCK": ("--fault-block", "host:port list this node can neither reach nor hear"),
 }
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# never echoed back in an error message
+_SECRETS = frozenset({"GOSSIP_KEYS", "GOSSIP_ADMIN_TOKEN"})
 
 # variable -> Config field, for the protocol's knobs
 _KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
@@ -117,6 +135,9 @@ def from_env(environ: Mapping[str, str]) -> Settings:
         knob = str(e).replace("=", " ").split()[0]
         var = next((v for v, k, _ in _KNOB_VARS if k == knob), "GOSSIP_*")
         raise SettingsError(f"{var}: {e}") from None
+    window = _get(env, "GOSSIP_AUTH_WINDOW_SECONDS", _positive, 30.0)
+    keys = _get(env, "GOSSIP_KEYS", lambda t: Keyring.parse(t, window), None)
+    rate_limit = _get(env, "GOSSIP_RATE_LIMIT", _non_negative, 1000.0)
     return Settings(
         port=port,
         host=host,
@@ -128,6 +149,9 @@ def from_env(environ: Mapping[str, str]) -> Settings:
         seed=seed,
         request_timeout_s=timeout,
         admin_token=env.get("GOSSIP_ADMIN_TOKEN"),
+        keys=keys,
+        rate_limit=rate_limit,
+        faults=_faults(env),
         config=config,
     )
 
@@ -166,7 +190,8 @@ def _get(env: Mapping[str, str], var: str, convert: Callable[[str], Any], defaul
     try:
         return convert(env[var])
     except ValueError as e:
-        raise SettingsError(f"{var}={env[var]!r}: {e}") from None
+        shown = "<hidden>" if var in _SECRETS else repr(env[var])
+        raise SettingsError(f"{var}={shown}: {e}") from None
 
 
 def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...], default: str) -> str:
@@ -181,6 +206,35 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise ValueError("not a port (1-65535)")
     return port
+
+
+def _faults(env: Mapping[str, str]) -> Faults:
+    blocked = _get(
+        env,
+        "GOSSIP_FAULT_BLOCK",
+        lambda t: frozenset(parse_address(p) for p in t.split(",") if p.strip()),
+        frozenset(),
+    )
+    names = {
+        "drop": "GOSSIP_FAULT_DROP",
+        "duplicate": "GOSSIP_FAULT_DUPLICATE",
+        "delay_s": "GOSSIP_FAULT_DELAY_MS",
+        "jitter_s": "GOSSIP_FAULT_JITTER_MS",
+    }
+    values = {name: _get(env, var, float, 0.0) for name, var in names.items()}
+    values["delay_s"] /= 1000
+    values["jitter_s"] /= 1000
+    try:
+        return Faults(blocked=blocked, **values)
+    except ValueError as e:
+        raise SettingsError(f"{names.get(str(e).split()[0], 'GOSSIP_FAULT_*')}: {e}") from None
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a number >= 0")
+    return value
 
 
 def _positive(text: str) -> float:

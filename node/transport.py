@@ -1,16 +1,21 @@
 """The node's outgoing HTTP: one long-lived client session that carries the core's requests.
 
 Owns sending and nothing else: it POSTs envelopes to peers' /gossip/ and GETs /peers/, with
-a timeout on each, and reports every outcome back through the callbacks it is given. A reply
-from a peer is validated like any request (`parse_envelope`): a peer that answers garbage is
-treated as a failed exchange, never as news. In-flight requests are bounded; past the bound
-a request is dropped and reported as failed, so a slow network cannot pile up tasks.
+a timeout on each, and reports every outcome back through the callbacks it is given. With
+keys set it signs every request and checks every reply's signature (node.core.auth). Its
+fault layer (node.faults) drops, duplicates, delays or blocks requests on purpose. A reply
+from a peer is validated like any request (`parse_envelope`): a peer that answers garbage, or
+unsigned, is treated as a failed exchange, never as news. In-flight requests are bounded;
+past the bound a request is dropped and reported as failed, so a slow network cannot pile up
+tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +32,14 @@ from node.core import (
     envelope_to_wire,
     parse_envelope,
 )
+from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.core.message import is_address
+from node.faults import FaultLayer, Faults
 
-__all__ = ["Transport", "parse_listing", "decode_json"]
+__all__ = ["Transport", "parse_listing", "decode_json", "SENDER_HEADER"]
+
+#: Names the sending node, so that flood control can tell loopback nodes apart.
+SENDER_HEADER = "X-Gossip-Sender"
 
 MAX_IN_FLIGHT = 256
 #: A peer's reply may carry a whole state (max_batch messages): bounded all the same.
@@ -65,10 +75,21 @@ class Transport:
         on_reply: Callable[[Send, Envelope], None],
         on_peers: Callable[[FetchPeers, PeerListing], None],
         on_failure: Callable[[Outgoing, str], None],
+        *,
+        sender: str = "",
+        keys: Keyring | None = None,
+        faults: FaultLayer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.timeout_s = timeout_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._on_reply, self._on_peers, self._on_failure = on_reply, on_peers, on_failure
+        self.sender = sender
+        #: Replaced live by PUT /admin/keys.
+        self.keys = keys
+        self.faults = faults or FaultLayer(Faults(), random.Random())
+        self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -76,9 +97,7 @@ class Transport:
         connector = aiohttp.TCPConnector(
             limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=30
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self.timeout, json_serialize=json.dumps
-        )
+        self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
 
     async def close(self, grace_s: float = 1.0) -> None:
         """Lets in-flight requests finish for up to grace_s, then cancels the rest."""
@@ -100,23 +119,49 @@ class Transport:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, request: Outgoing) -> None:
-        assert self._session is not None
+        plan = self.faults.outgoing(request.to)
         try:
+            if not plan.send:  # lost, or across a partition: the sender sees a timeout
+                await asyncio.sleep(self.timeout_s)
+                raise TimeoutError(f"fault injected: {plan.effect}")
+            if plan.delay_s:
+                await asyncio.sleep(plan.delay_s)
             if isinstance(request, Send):
-                async with self._session.post(
-                    f"http://{request.to}/gossip/", json=envelope_to_wire(request.envelope)
-                ) as r:
-                    body = await self._body(r)
-                reply = parse_envelope(decode_json(body), self.config)
-                self._on_reply(request, reply)
+                body = json.dumps(envelope_to_wire(request.envelope)).encode()
+                for _ in range(plan.copies - 1):  # the duplicate's reply is ignored
+                    await self._exchange("POST", request.to, "/gossip/", body)
+                reply = await self._exchange("POST", request.to, "/gossip/", body)
+                self._on_reply(request, parse_envelope(decode_json(reply), self.config))
             else:
-                async with self._session.get(f"http://{request.to}/peers/") as r:
-                    body = await self._body(r)
-                self._on_peers(request, parse_listing(decode_json(body), self.config))
+                reply = await self._exchange("GET", request.to, "/peers/", b"")
+                self._on_peers(request, parse_listing(decode_json(reply), self.config))
         except asyncio.CancelledError:
             raise
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as e:
             self._on_failure(request, f"{type(e).__name__}: {e}"[:200])
+
+    async def _exchange(self, method: str, peer: str, path: str, body: bytes) -> bytes:
+        """One signed request; returns the reply's body once its signature checks out."""
+        assert self._session is not None
+        headers = {"Content-Type": "application/json", SENDER_HEADER: self.sender}
+        keys = self.keys
+        if keys is not None:
+            headers.update(keys.headers(f"{method} {path}", body, self.clock()))
+        async with self._session.request(
+            method, f"http://{peer}{path}", data=body or None, headers=headers
+        ) as r:
+            reply = await self._body(r)
+            if keys is not None:
+                reason = keys.check(
+                    "reply",
+                    reply,
+                    r.headers.get(TIME_HEADER),
+                    r.headers.get(SIGNATURE_HEADER),
+                    self.clock(),
+                )
+                if reason is not None:
+                    raise ValueError(f"reply from {peer} refused: {reason}")
+        return reply
 
     @staticmethod
     async def _body(r: aiohttp.ClientResponse) -> bytes:
