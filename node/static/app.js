@@ -355,9 +355,11 @@
       c.origins.map((o) => h("th", { scope: "col", title: `origin ${o}` }, h("span", { class: "id", text: label(o) }))));
     const rows = c.nodes.map((n) => {
       const here = n.id === S.localId;
+      // the whole id, and a short one that narrow screens show instead
+      const name = [h("span", { class: "full", text: n.id }), h("span", { class: "short", text: label(n.id) })];
       const link = here && !viewing
-        ? h("span", { class: "id", text: n.id })
-        : h("a", { href: viewHref(n.id), class: "id", text: n.id, title: `open the view of ${n.id}` });
+        ? h("span", { class: "id", title: n.id }, name)
+        : h("a", { href: viewHref(n.id), class: "id", title: `open the view of ${n.id}` }, name);
       const tags = [];
       if (here) tags.push(h("span", { class: "tag", text: "you are here" }));
       if (viewing && n.id === viewing) tags.push(h("span", { class: "tag", text: "viewed" }));
