@@ -5,8 +5,10 @@ joiners are handled, metrics and logs say what happened, bad requests get a JSON
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -168,3 +170,47 @@ def test_sigterm_stops_a_node_gracefully(tmp_path: Path) -> None:
     c.stop_all()
     log = (tmp_path / f"node-{c.ports[0]}.log").read_text().splitlines()
     assert [json.loads(line)["event"] for line in log[-2:]] == ["node_stopping", "node_stopped"]
+
+
+def test_watch_and_cluster_commands(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab.cluster",
+            "--nodes",
+            "3",
+            "--base-port",
+            str(BASE + 40),
+            "--log-format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = [proc.stdout.readline() for _ in range(3)]
+        assert [line.split()[1] for line in first] == [str(BASE + 40 + k) for k in range(3)]
+        cluster = LocalCluster(3, base_port=BASE + 40)
+        cluster.wait_ready(30)
+        cluster.wait_converged(20)
+        r = subprocess.run(
+            [sys.executable, "-m", "lab.watch", f"127.0.0.1:{BASE + 40}", "--once", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode == 0, r.stdout
+        snapshot = json.loads(r.stdout)
+        assert snapshot["converged"] and len(snapshot["behind"]) == 3  # found through peers
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C stops every node
+        assert proc.wait(30) == 0
+    for port in (BASE + 40, BASE + 41, BASE + 42):
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
