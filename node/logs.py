@@ -2,16 +2,40 @@
 
 Owns the log format and the catalogue of event names (the README documents the same list;
 `lab.logs` and users' `jq` filters rely on the names). Every line carries `timestamp`
-(ISO-8601, UTC), `level`, `event` and `node`. Per-message outcomes that can come at the
-message rate (`message_deduplicated`, `ttl_drop`, `stale_message`, `send_failed`) are at
-debug level, so that info stays readable under load; one line per update per node
-(`update_applied`) stays at info, because tracing an update needs it.
+(ISO-8601, UTC), `level`, `event` and `node`.
+
+What can be logged at the message rate, and what cannot
+-------------------------------------------------------
+A node receives every update about `fanout` times (with flooding, once from every peer), so
+a line per message would make the info level unreadable, and the disk busy, exactly when
+the lab is pushed. The rule: at info level, at most a few lines per *update* per node,
+never one per *message*:
+
+- `update_applied`: the first arrival of an update (sender, hops, ttl, delay): one per
+  update per node.
+- `ttl_drop`: the update arrived with its TTL spent and is not forwarded. It can only happen
+  on a first arrival, so it is at most one per update per node: info.
+- `update_duplicates`: the copies of one update that arrived after it had been applied
+  (`duplicates`: the UUID was already handled; `stale`: something newer was known), counted
+  by `NodeLogger` over `TALLY_WINDOW_S` and written as one line per update per window, with
+  the count by sender. Dups of an update come within milliseconds of each other, so this is
+  one line per update per node however many copies fanout sends.
+- `message_deduplicated`, `stale_message` (one per message) and `send_failed` (one per
+  failed request) stay at debug level, for looking at single messages.
+
+So `python -m lab.logs trace` can report every node's duplicates and TTL drops from the
+default level. A node killed with SIGKILL loses at most the last window's tally; a graceful
+stop writes it before `node_stopping`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import structlog
@@ -30,7 +54,14 @@ from node.core import (
     TtlDropped,
 )
 
-__all__ = ["make_logger", "log_event", "EVENTS"]
+__all__ = [
+    "make_logger",
+    "log_event",
+    "NodeLogger",
+    "EVENTS",
+    "TALLY_WINDOW_S",
+    "TALLY_MAX_UPDATES",
+]
 
 #: event name -> (level, meaning); the README's log catalogue.
 EVENTS: dict[str, tuple[str, str]] = {
@@ -45,14 +76,31 @@ EVENTS: dict[str, tuple[str, str]] = {
         "first arrival of news: `origin`, `version`, `movie`, from "
         "`sender`, after `hops` hops and `delay_ms`, `via` push or sync",
     ),
+    "ttl_drop": ("info", "applied but not forwarded: TTL spent (at most once per update)"),
+    "update_duplicates": (
+        "info",
+        "copies of one update that arrived after it was applied, tallied over "
+        "`window_s`: `duplicates`, `stale`, `senders`",
+    ),
     "message_deduplicated": ("debug", "a message whose `uuid` was already handled"),
-    "ttl_drop": ("debug", "applied but not forwarded: TTL spent"),
     "stale_message": ("debug", "news no newer than the `known` version"),
     "peer_state": ("info", "a peer's health changed from `old` to `new`"),
     "origin_reaped": ("info", "a departed origin was dropped from state"),
     "request_refused": ("warning", "a request was refused: `reason`, `detail`"),
     "send_failed": ("debug", "a request to `peer` failed: `error`"),
+    "faults_set": ("info", "the fault layer changed (PUT /admin/faults): its new settings"),
+    "keys_set": ("info", "the gossip keys were replaced (PUT /admin/keys): how many, `keys`"),
 }
+
+#: Seconds over which the copies of each update are counted before their line is written.
+#: Longer windows mean fewer lines for an update whose copies straggle in; shorter ones,
+#: a trace that is complete sooner after the update.
+TALLY_WINDOW_S = 1.0
+#: Updates tallied at once, at most; one more writes the tally early (bounded memory).
+TALLY_MAX_UPDATES = 1000
+
+#: Lines before which every pending tally is written, so a graceful stop loses none.
+_FLUSH_BEFORE = frozenset({"node_stopping", "node_stopped"})
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -62,10 +110,125 @@ _LEVELS = {
 }
 
 
+@dataclass(slots=True)
+class _Copies:
+    """The redundant copies of one update (one UUID) seen since the last flush."""
+
+    origin: str
+    version: int
+    duplicates: int = 0
+    stale: int = 0
+    senders: dict[str, int] = field(default_factory=dict)
+
+
+class NodeLogger:
+    """One node's logger: structlog's bound logger (`debug`, `info`, `warning`, `error`,
+    each an event name and key-values) plus the tally behind `update_duplicates`.
+
+    The tally is written `window_s` after its first copy arrived: by a timer on the running
+    event loop when there is one, and in any case before the next line logged after the
+    window, before `node_stopping`/`node_stopped`, and on `flush()`.
+    """
+
+    def __init__(
+        self,
+        log: Any,
+        level: str = "info",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        window_s: float = TALLY_WINDOW_S,
+    ) -> None:
+        self._log = log
+        self._tallying = _LEVELS[level] <= logging.INFO
+        self._clock = clock
+        self.window_s = window_s
+        self._copies: dict[str, _Copies] = {}
+        self._opened = 0.0  # when the first copy of the pending tally arrived
+        self._timer: asyncio.TimerHandle | None = None
+
+    # --- the logger's interface ---------------------------------------------------------
+    def debug(self, event: str, **kw: Any) -> None:
+        self._before(event)
+        self._log.debug(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._before(event)
+        self._log.info(event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._before(event)
+        self._log.warning(event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._before(event)
+        self._log.error(event, **kw)
+
+    # --- the tally ----------------------------------------------------------------------
+    def count(
+        self, uuid: str, origin: str, version: int, sender: str | None, *, stale: bool
+    ) -> None:
+        """One redundant copy of the update `uuid` arrived (from `sender`)."""
+        if not self._tallying:
+            return
+        self._before("")
+        copies = self._copies.get(uuid)
+        if copies is None:
+            if len(self._copies) >= TALLY_MAX_UPDATES:
+                self.flush()
+            if not self._copies:
+                self._open()
+            copies = self._copies[uuid] = _Copies(origin, version)
+        if stale:
+            copies.stale += 1
+        else:
+            copies.duplicates += 1
+        who = sender or "?"
+        copies.senders[who] = copies.senders.get(who, 0) + 1
+
+    def flush(self) -> None:
+        """Writes one `update_duplicates` line per update tallied, and starts afresh."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._copies = self._copies, {}
+        for uuid, c in pending.items():
+            self._log.info(
+                "update_duplicates",
+                origin=c.origin,
+                version=c.version,
+                uuid=uuid,
+                duplicates=c.duplicates,
+                stale=c.stale,
+                senders=c.senders,
+                window_s=self.window_s,
+            )
+
+    def _open(self) -> None:
+        self._opened = self._clock()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test, a script): flushed by the next line instead
+            return
+        self._timer = loop.call_later(self.window_s, self.flush)
+
+    def _before(self, event: str) -> None:
+        if self._copies and (
+            event in _FLUSH_BEFORE or self._clock() - self._opened >= self.window_s
+        ):
+            self.flush()
+
+
 def make_logger(
-    node_id: str, fmt: str = "json", level: str = "info", stream: TextIO | None = None
-) -> Any:
-    """A logger for one node (no global configuration: several nodes can share a process)."""
+    node_id: str,
+    fmt: str = "json",
+    level: str = "info",
+    stream: TextIO | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    window_s: float = TALLY_WINDOW_S,
+) -> NodeLogger:
+    """A logger for one node (no global configuration: several nodes can share a process).
+    `clock` and `window_s` time the duplicate tally (tests pass their own)."""
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -83,11 +246,12 @@ def make_logger(
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=True,
     )
-    return logger.bind(node=node_id)
+    return NodeLogger(logger.bind(node=node_id), level, clock=clock, window_s=window_s)
 
 
 def log_event(log: Any, event: Event) -> None:
-    """One core event as one log line (see EVENTS)."""
+    """One core event as one log line (see EVENTS). Redundant copies are also counted into
+    the `update_duplicates` tally when `log` is a NodeLogger."""
     match event:
         case Applied():
             log.info(
@@ -110,8 +274,10 @@ def log_event(log: Any, event: Event) -> None:
                 version=event.version,
                 sender=event.sender,
             )
+            if isinstance(log, NodeLogger):
+                log.count(event.uuid, event.origin, event.version, event.sender, stale=False)
         case TtlDropped():
-            log.debug(
+            log.info(
                 "ttl_drop",
                 uuid=event.uuid,
                 origin=event.origin,
@@ -127,6 +293,8 @@ def log_event(log: Any, event: Event) -> None:
                 known=event.known,
                 sender=event.sender,
             )
+            if isinstance(log, NodeLogger):
+                log.count(event.uuid, event.origin, event.version, event.sender, stale=True)
         case MovieChanged():
             log.info(
                 "movie_changed",

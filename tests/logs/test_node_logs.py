@@ -1,0 +1,149 @@
+"""The node's log lines: the format every line keeps, the catalogue (code, README and the
+events actually logged agree), and the duplicate tally that keeps the info level at a few
+lines per update however many copies gossip sends."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from node.core import Applied, Deduplicated, MovieChanged, Stale, TtlDropped
+from node.logs import EVENTS, TALLY_MAX_UPDATES, log_event, make_logger
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE = "127.0.0.1:7001"
+ORIGIN = "127.0.0.1:7000"
+UUID = "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in stream.getvalue().splitlines()]
+
+
+def applied(ttl: int = 5, uuid: str = UUID, version: int = 7) -> Applied:
+    return Applied(uuid, ORIGIN, version, "Alien", ORIGIN, 1, ttl, 0.0042, "push")
+
+
+def test_every_line_has_timestamp_level_event_node() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, stream=out)
+    log_event(log, MovieChanged(7, 0, "Alien", None, UUID))
+    log_event(log, applied())
+    log.info("node_stopping")
+    for record in lines(out):
+        assert {"timestamp", "level", "event", "node"} <= record.keys()
+        assert record["node"] == NODE
+        assert record["timestamp"].endswith("Z")
+        datetime.fromisoformat(record["timestamp"])
+    assert [r["event"] for r in lines(out)] == ["movie_changed", "update_applied", "node_stopping"]
+
+
+def test_copies_are_tallied_into_one_info_line_per_update() -> None:
+    out, clock = io.StringIO(), Clock()
+    log = make_logger(NODE, stream=out, clock=clock, window_s=1.0)
+    log_event(log, applied())
+    for k in range(50):  # a flood: fifty copies of the same update from three peers
+        sender = f"127.0.0.1:{7002 + k % 3}"
+        log_event(log, Deduplicated(UUID, ORIGIN, 7, sender))
+    log_event(log, Stale(UUID, ORIGIN, 7, 8, "127.0.0.1:7002"))
+    assert [r["event"] for r in lines(out)] == ["update_applied"]  # none at the message rate
+    clock.now += 1.0
+    log_event(log, applied(uuid="other", version=9))  # the next line writes the due tally
+    records = lines(out)
+    assert [r["event"] for r in records] == [
+        "update_applied",
+        "update_duplicates",
+        "update_applied",
+    ]
+    tally = records[1]
+    assert tally["level"] == "info"
+    assert (tally["origin"], tally["version"], tally["uuid"]) == (ORIGIN, 7, UUID)
+    assert (tally["duplicates"], tally["stale"]) == (50, 1)
+    assert tally["senders"] == {"127.0.0.1:7002": 18, "127.0.0.1:7003": 17, "127.0.0.1:7004": 16}
+    assert tally["window_s"] == 1.0
+
+
+def test_the_tally_is_written_before_a_graceful_stop() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, stream=out, clock=Clock())
+    log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
+    log.info("node_stopping")
+    assert [r["event"] for r in lines(out)] == ["update_duplicates", "node_stopping"]
+
+
+async def test_the_tally_is_written_by_a_timer_when_nothing_else_is_logged() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, stream=out, window_s=0.05)
+    log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
+    assert lines(out) == []
+    await asyncio.sleep(0.3)
+    assert [(r["event"], r["duplicates"]) for r in lines(out)] == [("update_duplicates", 1)]
+
+
+def test_the_tally_is_bounded() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, stream=out, clock=Clock())
+    for k in range(TALLY_MAX_UPDATES + 1):
+        log_event(log, Deduplicated(f"uuid-{k}", ORIGIN, k, None))
+    written = [r for r in lines(out) if r["event"] == "update_duplicates"]
+    assert len(written) == TALLY_MAX_UPDATES  # the full tally went out; the last one waits
+    assert written[0]["senders"] == {"?": 1}
+
+
+def test_debug_level_adds_the_per_message_lines() -> None:
+    out, clock = io.StringIO(), Clock()
+    log = make_logger(NODE, level="debug", stream=out, clock=clock)
+    log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
+    log.flush()
+    assert [r["event"] for r in lines(out)] == ["message_deduplicated", "update_duplicates"]
+
+
+def test_above_info_nothing_is_tallied() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, level="warning", stream=out, clock=Clock())
+    log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
+    log.flush()
+    assert out.getvalue() == ""
+
+
+def test_a_ttl_drop_is_an_info_line() -> None:
+    out = io.StringIO()
+    log = make_logger(NODE, stream=out)
+    log_event(log, applied(ttl=0))
+    log_event(log, TtlDropped(UUID, ORIGIN, 7, ORIGIN))
+    assert [(r["event"], r["level"]) for r in lines(out)] == [
+        ("update_applied", "info"),
+        ("ttl_drop", "info"),
+    ]
+
+
+def test_the_catalogue_matches_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Logs\n", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, str] = {}
+    for row in re.findall(r"^\| (`.+?) \| (\w+) \|", section, re.M):
+        for name in re.findall(r"`(\w+)`", row[0]):
+            documented[name] = row[1]
+    assert documented == {name: level for name, (level, _) in EVENTS.items()}
+
+
+def test_every_event_the_node_logs_is_in_the_catalogue() -> None:
+    logged = set()
+    for path in (ROOT / "node").rglob("*.py"):
+        text = path.read_text()
+        logged |= set(re.findall(r"\blog\.(?:debug|info|warning|error)\(\s*\"(\w+)\"", text))
+    assert logged, "found no log calls: the pattern is out of date"
+    assert logged <= set(EVENTS), sorted(logged - set(EVENTS))
