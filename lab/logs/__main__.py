@@ -1,0 +1,5 @@
+import sys
+
+from lab.logs.cli import main
+
+sys.exit(main())

@@ -1,0 +1,452 @@
+"""The trace of one update: how a node's news travelled, node by node, from the logs alone.
+
+Owns the reading of the trace events (`node.logs` documents them) and the trace's output.
+An update is one origin's version (one UUID). From the nodes' lines about it:
+
+- `movie_changed` at the origin: when it was sent, the movie, the UUID;
+- `update_applied` at every other node: its first arrival, from which `sender`, after how
+  many `hops` (1 = straight from the origin), `delay_ms` after the origin sent it, by `push`
+  or anti-entropy `sync`, with what `ttl` left;
+- `ttl_drop`: the node applied it with its TTL spent and did not forward it (older logs:
+  an `update_applied` with `ttl` 0 says the same);
+- `update_duplicates` (info, tallied per update) or else `message_deduplicated` and
+  `stale_message` (debug, one per message): the copies that came after the first.
+
+Every node that wrote anything at or after the send is expected to have the update. One
+that has not is "superseded" when a newer version of the origin reached it first (it never
+needed this one), else "not reached". Messages spent are all copies received: first
+arrivals, duplicates and stale ones (copies lost on the way are in no log).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lab.logs.filters import id_matches
+from lab.logs.records import Record, format_time
+from lab.logs.render import Palette
+
+__all__ = ["TRACE_EVENTS", "TraceError", "Collector", "Trace", "NodeTrace", "render_trace"]
+
+#: The events a trace reads.
+TRACE_EVENTS = frozenset(
+    {
+        "movie_changed",
+        "update_applied",
+        "ttl_drop",
+        "update_duplicates",
+        "message_deduplicated",
+        "stale_message",
+    }
+)
+_DUPLICATE_EVENTS = frozenset({"update_duplicates", "message_deduplicated", "stale_message"})
+
+
+class TraceError(Exception):
+    """The update cannot be traced from these logs; the message says why (and what is there)."""
+
+
+@dataclass
+class NodeTrace:
+    """One node's part in the update."""
+
+    node: str
+    #: "origin", "reached", "superseded" (a newer version came first) or "not reached".
+    status: str
+    at: float | None = None
+    sender: str | None = None
+    hops: int | None = None
+    delay_ms: float | None = None
+    via: str | None = None
+    ttl: int | None = None
+    ttl_drop: bool = False
+    duplicates: int = 0
+    stale: int = 0
+    #: Who sent the redundant copies, and how many each.
+    copy_senders: dict[str, int] = field(default_factory=dict)
+    #: First arrivals: more than one when the node restarted and learned the update again.
+    arrivals: int = 0
+    superseded_by: int | None = None
+    last_line_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "status": self.status,
+            "arrived_at": _iso(self.at),
+            "sender": self.sender,
+            "hops": self.hops,
+            "delay_ms": self.delay_ms,
+            "via": self.via,
+            "ttl": self.ttl,
+            "ttl_drop": self.ttl_drop,
+            "duplicates": self.duplicates,
+            "stale": self.stale,
+            "copy_senders": self.copy_senders,
+            "arrivals": self.arrivals,
+            "superseded_by": self.superseded_by,
+        }
+
+
+@dataclass
+class Trace:
+    origin: str
+    version: int
+    uuid: str | None
+    movie: str | None
+    sent_at: float | None
+    #: The origin first, then the others by arrival, then those without the update.
+    nodes: list[NodeTrace]
+    #: Whether the logs say anything about duplicates at all (nodes before the tally
+    #: logged them at debug level only).
+    duplicates_logged: bool
+
+    @property
+    def reached(self) -> list[NodeTrace]:
+        return [n for n in self.nodes if n.status in ("origin", "reached")]
+
+    @property
+    def last(self) -> NodeTrace | None:
+        """The node the update reached last (by delay since the send)."""
+        others = [n for n in self.nodes if n.status == "reached" and n.delay_ms is not None]
+        return max(others, key=lambda n: n.delay_ms or 0.0) if others else None
+
+    def summary(self) -> dict[str, Any]:
+        last = self.last
+        others = [n for n in self.nodes if n.status != "origin"]
+        first = sum(n.arrivals for n in others)
+        dups = sum(n.duplicates for n in self.nodes)
+        stale = sum(n.stale for n in self.nodes)
+        return {
+            "nodes_reached": len(self.reached),
+            "nodes_expected": len(self.nodes),
+            "time_to_last_ms": last.delay_ms if last else None,
+            "last_node": last.node if last else None,
+            "max_hops": max((n.hops for n in others if n.hops is not None), default=None),
+            "messages": first + dups + stale,
+            "first_arrivals": first,
+            "duplicates": dups,
+            "stale": stale,
+            "ttl_drops": sum(n.ttl_drop for n in self.nodes),
+            "via": {
+                via: sum(1 for n in others if n.via == via and n.status == "reached")
+                for via in ("push", "sync")
+            },
+            "duplicates_logged": self.duplicates_logged,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "version": self.version,
+            "uuid": self.uuid,
+            "movie": self.movie,
+            "sent_at": _iso(self.sent_at),
+            "nodes": [n.to_json() for n in self.nodes],
+            "summary": self.summary(),
+        }
+
+
+class Collector:
+    """Takes records one by one, keeps what a trace needs, and builds the trace of the
+    update named by an origin (`host:port`, bare port or host) and a version (None: the
+    newest in the logs), or by a UUID (or its first 8+ characters)."""
+
+    def __init__(
+        self, origin: str | None = None, version: int | None = None, uuid: str | None = None
+    ):
+        if (origin is None) == (uuid is None):
+            raise ValueError("name the update by origin (and version) or by UUID")
+        self.origin, self.version, self.uuid = origin, version, uuid
+        self._by_origin: dict[str, list[Record]] = defaultdict(list)
+        self._first_line: dict[str, float] = {}
+        self._last_line: dict[str, float] = {}
+        self._duplicates_logged = False
+        self.records = 0
+
+    def add(self, r: Record) -> None:
+        self.records += 1
+        node = r.node
+        if node:
+            self._first_line.setdefault(node, r.t)
+            if r.t > self._last_line.get(node, float("-inf")):
+                self._last_line[node] = r.t
+        if r.event not in TRACE_EVENTS:
+            return
+        if r.event in _DUPLICATE_EVENTS:
+            self._duplicates_logged = True
+        origin = r.origin
+        if origin is not None and r.version is not None:
+            self._by_origin[origin].append(r)
+
+    def add_all(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self.add(r)
+
+    # --- naming the update -----------------------------------------------------------
+    def _resolve(self) -> tuple[str, int]:
+        if self.uuid is not None:
+            found = {
+                (o, r.version, r.uuid)
+                for o, rs in self._by_origin.items()
+                for r in rs
+                if r.uuid and r.uuid.lower().startswith(self.uuid)
+            }
+            if not found:
+                raise TraceError(f"no update with UUID {self.uuid} in these logs")
+            uuids = {u for _, _, u in found}
+            if len(uuids) > 1:
+                raise TraceError(f"{self.uuid} is the start of {len(uuids)} UUIDs: give more of it")
+            ((origin, version, _),) = {(o, v, u) for o, v, u in found}
+            assert version is not None
+            return origin, version
+        assert self.origin is not None
+        origins = sorted(o for o in self._by_origin if id_matches(self.origin, o))
+        if not origins:
+            known = ", ".join(sorted(self._by_origin)[:10]) or "none"
+            raise TraceError(f"no news from {self.origin} in these logs (origins seen: {known})")
+        if len(origins) > 1:
+            raise TraceError(
+                f"{self.origin} names {len(origins)} origins ({', '.join(origins)}): give host:port"
+            )
+        origin = origins[0]
+        versions = sorted({r.version for r in self._by_origin[origin] if r.version is not None})
+        if self.version is None:
+            return origin, versions[-1]
+        if self.version not in versions:
+            near = ", ".join(str(v) for v in versions[-5:])
+            raise TraceError(
+                f"no line about {origin} version {self.version} in these logs "
+                f"({len(versions)} versions of it seen, the newest: {near})"
+            )
+        return origin, self.version
+
+    # --- the trace --------------------------------------------------------------------
+    def trace(self) -> Trace:
+        """The trace of the update; TraceError when the logs do not have it."""
+        origin, version = self._resolve()
+        mine = sorted(
+            (r for r in self._by_origin[origin] if r.version == version), key=Record.sort_key
+        )
+        nodes: dict[str, NodeTrace] = {}
+        tallied: set[str] = set()
+        uuid = movie = None
+        sent_at: float | None = None
+        for r in mine:
+            f = r.fields
+            uuid = uuid or r.uuid
+            n = nodes.get(r.node)
+            if n is None:
+                n = nodes[r.node] = NodeTrace(r.node, "not reached")
+            if r.event == "movie_changed" and r.node == origin:
+                if n.status != "origin":
+                    n.status, n.at, n.hops, n.delay_ms = "origin", r.t, 0, 0.0
+                    sent_at = r.t
+                    movie = f.get("movie") or movie
+            elif r.event == "update_applied":
+                n.arrivals += 1
+                movie = movie or f.get("movie")
+                if n.status == "not reached":
+                    n.status, n.at = "reached", r.t
+                    n.sender = f.get("sender")
+                    n.hops = _int(f.get("hops"))
+                    n.delay_ms = _float(f.get("delay_ms"))
+                    n.via = f.get("via")
+                    n.ttl = _int(f.get("ttl"))
+                    n.ttl_drop = n.ttl_drop or n.ttl == 0
+            elif r.event == "ttl_drop":
+                n.ttl_drop = True
+            elif r.event == "update_duplicates":
+                if r.node not in tallied:  # the tally replaces any per-message lines
+                    tallied.add(r.node)
+                    n.duplicates = n.stale = 0
+                    n.copy_senders = {}
+                n.duplicates += _int(f.get("duplicates")) or 0
+                n.stale += _int(f.get("stale")) or 0
+                senders = f.get("senders")
+                if isinstance(senders, dict):
+                    for who, k in senders.items():
+                        n.copy_senders[who] = n.copy_senders.get(who, 0) + (_int(k) or 0)
+            elif r.event in ("message_deduplicated", "stale_message") and r.node not in tallied:
+                if r.event == "stale_message":
+                    n.stale += 1
+                else:
+                    n.duplicates += 1
+                who = str(f.get("sender") or "?")
+                n.copy_senders[who] = n.copy_senders.get(who, 0) + 1
+
+        if sent_at is None:  # the origin's line is not in these logs: work back from a delay
+            sends = [n.at - n.delay_ms / 1000 for n in nodes.values() if n.at and n.delay_ms]
+            sent_at = min(sends) if sends else None
+        if origin not in nodes or nodes[origin].status != "origin":
+            o = nodes.setdefault(origin, NodeTrace(origin, "origin"))
+            o.status, o.at, o.hops = "origin", sent_at, 0
+        for n in nodes.values():
+            if n.status == "reached" and n.delay_ms is None and n.at and sent_at:
+                n.delay_ms = round((n.at - sent_at) * 1000, 2)
+
+        # Nodes that were running at or after the send but have no line about the update.
+        for node, last in self._last_line.items():
+            if node not in nodes and (sent_at is None or last >= sent_at):
+                nodes[node] = NodeTrace(node, "not reached")
+        for n in nodes.values():
+            n.last_line_at = self._last_line.get(n.node)
+            if n.status == "not reached":
+                newer = [
+                    r
+                    for r in self._by_origin[origin]
+                    if r.node == n.node
+                    and r.event == "update_applied"
+                    and (r.version or 0) > version
+                ]
+                if newer:
+                    n.status = "superseded"
+                    n.superseded_by = min(newer, key=Record.sort_key).version
+
+        rank = {"origin": 0, "reached": 1, "superseded": 2, "not reached": 3}
+        ordered = sorted(
+            nodes.values(),
+            key=lambda n: (rank[n.status], n.at if n.at is not None else float("inf"), n.node),
+        )
+        return Trace(origin, version, uuid, movie, sent_at, ordered, self._duplicates_logged)
+
+
+def _int(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _float(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v)
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _ms(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    return f"{ms:.1f} ms"
+
+
+# --- text --------------------------------------------------------------------------------
+_COLUMNS = ("node", "arrived", "from", "hops", "delay", "via", "ttl", "dups", "stale", "TTL drop")
+
+
+def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str]:
+    """The trace for people: a heading, one row per node, (the tree,) and the summary last."""
+    movie = f' "{trace.movie}"' if trace.movie else ""
+    out = [
+        f"update {trace.origin} v{trace.version}{movie}"
+        + (f" (uuid {trace.uuid})" if trace.uuid else ""),
+        "sent "
+        + (
+            format_time(trace.sent_at, date=True) + " UTC"
+            if trace.sent_at
+            else "at an unknown time"
+        )
+        + f" by {trace.origin}",
+        "",
+    ]
+    rows = [list(_COLUMNS)]
+    for n in trace.nodes:
+        if n.status in ("origin", "reached"):
+            rows.append(
+                [
+                    n.node,
+                    format_time(n.at) if n.at is not None else "-",
+                    "(origin)" if n.status == "origin" else (n.sender or "?"),
+                    str(n.hops) if n.hops is not None else "?",
+                    _ms(n.delay_ms),
+                    n.via or "-",
+                    str(n.ttl) if n.ttl is not None else "-",
+                    str(n.duplicates),
+                    str(n.stale),
+                    "yes" if n.ttl_drop else "",
+                ]
+            )
+        else:
+            why = (
+                f"superseded: v{n.superseded_by} came first"
+                if n.status == "superseded"
+                else "not reached"
+            )
+            rows.append([n.node, why, "", "", "", "", "", str(n.duplicates), str(n.stale), ""])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    numeric = {3, 4, 6, 7, 8}
+    for k, row in enumerate(rows):
+        if k and row[2] == "" and row[1].startswith(("superseded", "not reached")):
+            cells = [row[0].ljust(widths[0]), row[1]]
+            line = "  ".join(cells)
+        else:
+            cells = [
+                cell.rjust(widths[i]) if i in numeric and k else cell.ljust(widths[i])
+                for i, cell in enumerate(row)
+            ]
+            line = "  ".join(cells).rstrip()
+        if k:
+            node = row[0]
+            line = palette.node(node, node.ljust(widths[0])) + line[widths[0] :]
+        else:
+            line = palette.style("1", line)
+        out.append(line)
+    if tree:
+        out += ["", *_tree(trace, palette)]
+    if not trace.duplicates_logged:
+        out += [
+            "",
+            "note: these logs count no duplicates at all (nodes older than the "
+            "update_duplicates tally log them only with GOSSIP_LOG_LEVEL=debug)",
+        ]
+    out += ["", summary_line(trace)]
+    return out
+
+
+def summary_line(trace: Trace) -> str:
+    s = trace.summary()
+    text = f"reached {s['nodes_reached']}/{s['nodes_expected']} nodes"
+    if s["time_to_last_ms"] is not None:
+        hops = s["max_hops"]
+        text += f" in {_ms(s['time_to_last_ms'])} (last: {s['last_node']}"
+        text += f", {hops} hop{'s' * (hops != 1)} deep)" if hops is not None else ")"
+    text += (
+        f"; {s['messages']} messages spent: {s['first_arrivals']} first arrivals"
+        f" ({s['via']['push']} push, {s['via']['sync']} sync), {s['duplicates']} duplicates,"
+        f" {s['stale']} stale; {s['ttl_drops']} TTL drop{'s' * (s['ttl_drops'] != 1)}"
+    )
+    return text
+
+
+def _tree(trace: Trace, palette: Palette) -> list[str]:
+    """Who told whom: the update's dissemination tree, children by arrival."""
+    children: dict[str | None, list[NodeTrace]] = defaultdict(list)
+    present = {n.node for n in trace.reached}
+    for n in trace.nodes:
+        if n.status == "reached":
+            parent = n.sender if n.sender in present else None
+            children[parent].append(n)
+    lines = [palette.node(trace.origin) + "  (origin)"]
+
+    def walk(node: str | None, indent: str) -> None:
+        kids = children.get(node, [])
+        for i, kid in enumerate(kids):
+            last = i == len(kids) - 1
+            detail = f"hop {kid.hops}  {_ms(kid.delay_ms)}  {kid.via or '-'}"
+            lines.append(f"{indent}{'└─ ' if last else '├─ '}{palette.node(kid.node)}  {detail}")
+            walk(kid.node, indent + ("   " if last else "│  "))
+
+    walk(trace.origin, "")
+    for n in children.get(None, []):  # told by a node whose logs are not here
+        lines.append(f"{palette.node(n.node)}  from {n.sender or 'unknown'} (not in these logs)")
+        walk(n.node, "")
+    return lines
