@@ -216,7 +216,9 @@
     const dt = S.prev ? s.now - S.prev.now : 0;
     const items = COUNTERS.map(([key, label, why]) => {
       const v = c[key] ?? 0;
-      const rate = p && dt > 0.2 ? (v - (p[key] ?? 0)) / dt : null;
+      const before = p ? p[key] ?? 0 : null;
+      // no rate across a restart (the counters start again from zero)
+      const rate = p && dt > 0.2 && v >= before && S.prev.started_at === s.started_at ? (v - before) / dt : null;
       let detail = why;
       if (key === "invalid" && c.invalid_by_reason && Object.keys(c.invalid_by_reason).length) {
         detail = Object.entries(c.invalid_by_reason).map(([r, n]) => `${r}: ${n}`).join(", ");
@@ -348,7 +350,6 @@
   function renderMatrix(c) {
     const ids = [...new Set([...c.nodes.map((n) => n.id), ...c.origins])];
     const label = labeller(ids);
-    const showMovies = c.origins.length <= 8;
     const head = h("tr", {},
       h("th", { scope: "col", text: "Node" }),
       h("th", { scope: "col", text: "Its favourite" }),
@@ -388,9 +389,10 @@
           (cell.behind ? ` (${cell.older_life ? "an older life" : `${cell.behind} behind`}, newest ${quote(c.newest[o].movie)})` : " (newest)") +
           `, learned ${fmtClock(cell.learned_at)}` +
           (cell.via === "local" ? " (its own)" : ` via ${cell.via} from ${cell.sender}, ${plural(cell.hops, "hop")}`);
+        // a cell behind names the favourite it still has; a current one needs no words
         return h("td", { class: `${cls}${own}`, "data-origin": o, "data-behind": String(cell.behind), title },
           h("span", { class: `cell ${cls}` }, behindText(cell.behind, cell.older_life),
-            showMovies ? h("small", { text: cell.movie }) : null));
+            cell.behind ? h("small", { text: cell.movie }) : null));
       });
       return h("tr", { "data-node": n.id, class: here ? "here" : null }, rowHead,
         h("td", { class: "fav-cell movie", text: n.movie ?? "—" }), tds);
@@ -402,6 +404,11 @@
 
   function renderSpread(c) {
     for (const u of c.updates) S.history.set(`${u.origin}@${u.version}`, u);
+    // an update overtaken by a newer one from its origin before it reached everyone
+    for (const u of S.history.values()) {
+      const top = c.newest[u.origin];
+      if (top && top.version > u.version && u.spread_s === null) u.superseded = true;
+    }
     // keep the history bounded: the newest 50 updates
     const all = [...S.history.values()].sort((a, b) => b.sent_at - a.sent_at);
     for (const u of all.slice(50)) S.history.delete(`${u.origin}@${u.version}`);
@@ -446,7 +453,8 @@
         h("td", { "data-label": "Update", class: "num", text: x.counter === null ? `v${x.version}` : `#${x.counter}` }),
         h("td", { "data-label": "Favourite", text: x.movie }),
         h("td", { "data-label": "Reached", text: `${x.reached.length} of ${x.of}` }),
-        h("td", { "data-label": "Time to all", text: x.spread_s === null ? "not yet" : fmtDelay(x.spread_s) }))));
+        h("td", { "data-label": "Time to all",
+          text: x.spread_s !== null ? fmtDelay(x.spread_s) : x.superseded ? "overtaken by a newer update" : "not yet" }))));
   }
 
   // --- the live feed ------------------------------------------------------------------------

@@ -204,6 +204,31 @@ def test_screenshots_at_desktop_and_390_px(cluster: LocalCluster, open_page: Ope
     assert (OUTPUT / "page-390.png").stat().st_size > 10_000
 
 
+def test_a_crashed_node_shows_unreachable_and_its_page_reconnects(
+    cluster: LocalCluster, open_page: OpenPage
+) -> None:
+    from playwright.sync_api import expect
+
+    here, victim = cluster.ports[0], cluster.ports[2]
+    page = open_page(here)
+    victims_page = open_page(victim)
+    generation = cluster.state(victim)["generation"]
+    cluster.kill(victim)
+    try:
+        row = page.locator(f'#matrix tr[data-node="{nid(victim)}"]')
+        expect(row.locator("td[data-behind=unreachable]")).to_contain_text("unreachable")
+        expect(page.locator("#cluster-summary")).to_contain_text("1 node unreachable")
+        expect(victims_page.locator("#conn")).not_to_have_attribute("data-state", "live")
+    finally:
+        cluster.start(victim)
+    cluster.wait_ready(60, ports=[victim])
+    # the page of the restarted node comes back by itself, showing its new life
+    expect(victims_page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(victims_page.locator("#my-generation")).not_to_contain_text(str(generation))
+    expect(page.locator("#cluster-summary")).to_have_attribute("data-converged", "true")
+    expect(page.locator("#cluster-summary")).not_to_contain_text("unreachable")
+
+
 def test_with_an_admin_token_the_page_asks_for_it(browser: Any, open_page: OpenPage) -> None:
     from playwright.sync_api import expect
 
