@@ -112,10 +112,11 @@ _LEVELS = {
 
 @dataclass(slots=True)
 class _Copies:
-    """The redundant copies of one update (one UUID) seen since the last flush."""
+    """The redundant copies of one update (one UUID) counted since `opened`."""
 
     origin: str
     version: int
+    opened: float
     duplicates: int = 0
     stale: int = 0
     senders: dict[str, int] = field(default_factory=dict)
@@ -125,9 +126,11 @@ class NodeLogger:
     """One node's logger: structlog's bound logger (`debug`, `info`, `warning`, `error`,
     each an event name and key-values) plus the tally behind `update_duplicates`.
 
-    The tally is written `window_s` after its first copy arrived: by a timer on the running
-    event loop when there is one, and in any case before the next line logged after the
-    window, before `node_stopping`/`node_stopped`, and on `flush()`.
+    Each update's copies are counted from its first copy for `window_s`, then written as
+    one line: by a timer on the running event loop when there is one, and in any case
+    before the next line logged after that, before `node_stopping`/`node_stopped`, and on
+    `flush()`. Windows are per update, so an update's copies are not split between two
+    lines just because another update's window closed meanwhile.
     """
 
     def __init__(
@@ -142,8 +145,8 @@ class NodeLogger:
         self._tallying = _LEVELS[level] <= logging.INFO
         self._clock = clock
         self.window_s = window_s
+        #: uuid -> its copies, oldest window first (dicts keep insertion order).
         self._copies: dict[str, _Copies] = {}
-        self._opened = 0.0  # when the first copy of the pending tally arrived
         self._timer: asyncio.TimerHandle | None = None
 
     # --- the logger's interface ---------------------------------------------------------
@@ -170,14 +173,14 @@ class NodeLogger:
         """One redundant copy of the update `uuid` arrived (from `sender`)."""
         if not self._tallying:
             return
-        self._before("")
+        now = self._clock()
+        self._write_due(now)
         copies = self._copies.get(uuid)
         if copies is None:
             if len(self._copies) >= TALLY_MAX_UPDATES:
-                self.flush()
-            if not self._copies:
-                self._open()
-            copies = self._copies[uuid] = _Copies(origin, version)
+                self._write(next(iter(self._copies)))
+            copies = self._copies[uuid] = _Copies(origin, version, now)
+            self._arm(now)
         if stale:
             copies.stale += 1
         else:
@@ -186,36 +189,59 @@ class NodeLogger:
         copies.senders[who] = copies.senders.get(who, 0) + 1
 
     def flush(self) -> None:
-        """Writes one `update_duplicates` line per update tallied, and starts afresh."""
+        """Writes every pending tally now."""
+        for uuid in list(self._copies):
+            self._write(uuid)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        pending, self._copies = self._copies, {}
-        for uuid, c in pending.items():
-            self._log.info(
-                "update_duplicates",
-                origin=c.origin,
-                version=c.version,
-                uuid=uuid,
-                duplicates=c.duplicates,
-                stale=c.stale,
-                senders=c.senders,
-                window_s=self.window_s,
-            )
 
-    def _open(self) -> None:
-        self._opened = self._clock()
+    def _write(self, uuid: str) -> None:
+        c = self._copies.pop(uuid)
+        self._log.info(
+            "update_duplicates",
+            origin=c.origin,
+            version=c.version,
+            uuid=uuid,
+            duplicates=c.duplicates,
+            stale=c.stale,
+            senders=c.senders,
+            window_s=self.window_s,
+        )
+
+    def _write_due(self, now: float) -> None:
+        """Writes the tallies whose window has closed (the oldest come first)."""
+        while self._copies:
+            uuid, oldest = next(iter(self._copies.items()))
+            if now - oldest.opened < self.window_s:
+                break
+            self._write(uuid)
+
+    def _arm(self, now: float) -> None:
+        """A timer for the oldest pending window, if none is set and a loop runs (without
+        one, as in a test or a script, the next line logged writes what is due)."""
+        if self._timer is not None or not self._copies:
+            return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (a test, a script): flushed by the next line instead
+        except RuntimeError:
             return
-        self._timer = loop.call_later(self.window_s, self.flush)
+        due = next(iter(self._copies.values())).opened + self.window_s
+        self._timer = loop.call_later(max(due - now, 0.01), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._clock()
+        self._write_due(now)
+        self._arm(now)
 
     def _before(self, event: str) -> None:
-        if self._copies and (
-            event in _FLUSH_BEFORE or self._clock() - self._opened >= self.window_s
-        ):
+        if not self._copies:
+            return
+        if event in _FLUSH_BEFORE:
             self.flush()
+        else:
+            self._write_due(self._clock())
 
 
 def make_logger(

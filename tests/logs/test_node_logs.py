@@ -99,8 +99,25 @@ def test_the_tally_is_bounded() -> None:
     for k in range(TALLY_MAX_UPDATES + 1):
         log_event(log, Deduplicated(f"uuid-{k}", ORIGIN, k, None))
     written = [r for r in lines(out) if r["event"] == "update_duplicates"]
-    assert len(written) == TALLY_MAX_UPDATES  # the full tally went out; the last one waits
-    assert written[0]["senders"] == {"?": 1}
+    assert [(r["uuid"], r["senders"]) for r in written] == [("uuid-0", {"?": 1})]  # the oldest
+
+
+def test_each_update_has_its_own_window() -> None:
+    out, clock = io.StringIO(), Clock()
+    log = make_logger(NODE, stream=out, clock=clock, window_s=1.0)
+    log_event(log, Deduplicated("first", ORIGIN, 1, None))
+    clock.now += 0.6
+    log_event(log, Deduplicated("second", ORIGIN, 2, None))
+    clock.now += 0.6  # the first window closed, the second is still open
+    log_event(log, Deduplicated("second", ORIGIN, 2, None))
+    assert [(r["uuid"], r["duplicates"]) for r in lines(out)] == [("first", 1)]
+    clock.now += 0.6
+    log.info("node_started")
+    assert [(r["event"], r.get("duplicates")) for r in lines(out)] == [
+        ("update_duplicates", 1),
+        ("update_duplicates", 2),
+        ("node_started", None),
+    ]
 
 
 def test_debug_level_adds_the_per_message_lines() -> None:
