@@ -35,11 +35,12 @@ from lab.logs.filters import Filter, parse_uuid_prefix, parse_when
 from lab.logs.records import LEVELS, Parser, Record
 from lab.logs.render import Palette, colour_wanted, format_record
 from lab.logs.sources import NODE_SERVICES, ComposeLogs, InputError, Inputs, Line
+from lab.logs.stats import Volume
 from lab.logs.trace import Collector, TraceError, render_trace
 
 __all__ = ["main", "tail_main", "trace_main"]
 
-PROG = "python -m lab.logs"
+PROG = "gossip-logs" if sys.argv[0].endswith("gossip-logs") else "python -m lab.logs"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F-]*$")
 
 
@@ -164,6 +165,12 @@ def _tail_parser() -> argparse.ArgumentParser:
         help="with -f, how long a line waits for earlier lines of slower nodes (default 0.5)",
     )
     f.add_argument("--date", action="store_true", help="show the date with each time")
+    f.add_argument(
+        "--stats",
+        action="store_true",
+        help="instead of the records: how many lines and bytes each event takes, per node "
+        "per second (the log volume)",
+    )
     _add_input_options(p)
     return p
 
@@ -256,6 +263,8 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
             raise UsageError("--lines must be 0 or more")
         if not args.hold >= 0:
             raise UsageError("--hold must be 0 or more")
+        if args.stats and (args.follow or args.lines is not None):
+            raise UsageError("--stats reads what is written: not with -f or --lines")
         known = _known_events()
         for name in args.event:
             if known and not any(c in name for c in "*?[") and name not in known:
@@ -287,6 +296,8 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
             width = max(width, len(r.node))
             out.write(format_record(r, palette, width, args.date) + "\n")
 
+    if args.stats:
+        return _stats(args, inputs, parser, keep, out)
     try:
         history = sorted(
             (r for r in _records(parser, inputs.read(streams=not args.follow)) if keep(r)),
@@ -314,6 +325,26 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
         _warn(f"{what} (read {parser.read} lines from {inputs.describe()})")
         return 1
     return 0
+
+
+def _stats(
+    args: argparse.Namespace, inputs: Inputs, parser: Parser, keep: Filter, out: TextIO
+) -> int:
+    volume = Volume()
+    try:
+        for r in _records(parser, inputs.read()):
+            if keep(r):
+                volume.add(r)
+    except InputError as e:
+        _report_skipped(parser)
+        _warn(str(e))
+        return 2
+    _report_skipped(parser)
+    if args.json:
+        out.write(json.dumps(volume.to_json()) + "\n")
+    else:
+        out.write("\n".join(volume.render()) + "\n")
+    return 0 if volume.lines else 1
 
 
 def _follow(

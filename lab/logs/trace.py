@@ -420,11 +420,15 @@ def summary_line(trace: Trace) -> str:
         text += f" in {_ms(s['time_to_last_ms'])} (last: {s['last_node']}"
         text += f", {hops} hop{'s' * (hops != 1)} deep)" if hops is not None else ")"
     text += (
-        f"; {s['messages']} messages spent: {s['first_arrivals']} first arrivals"
-        f" ({s['via']['push']} push, {s['via']['sync']} sync), {s['duplicates']} duplicates,"
-        f" {s['stale']} stale; {s['ttl_drops']} TTL drop{'s' * (s['ttl_drops'] != 1)}"
+        f"; {_n(s['messages'], 'message')} spent: {_n(s['first_arrivals'], 'first arrival')}"
+        f" ({s['via']['push']} push, {s['via']['sync']} sync),"
+        f" {_n(s['duplicates'], 'duplicate')}, {s['stale']} stale; {_n(s['ttl_drops'], 'TTL drop')}"
     )
     return text
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _tree(trace: Trace, palette: Palette) -> list[str]:
