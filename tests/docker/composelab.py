@@ -192,8 +192,8 @@ class Lab:
         (net,) = networks.values()
         return f"{net['IPAddress']}:7000"
 
-    def port(self, service: str, port: int) -> str:
-        address = self.compose("port", service, str(port)).strip()
+    def port(self, service: str, port: int, index: int = 1) -> str:
+        address = self.compose("port", "--index", str(index), service, str(port)).strip()
         assert address.startswith("127.0.0.1:"), f"{service}:{port} published on {address!r}"
         return address
 

@@ -59,8 +59,9 @@ def test_prometheus_discovers_every_compose_node_service() -> None:
 
 def test_compose_publishes_only_on_loopback_by_default() -> None:
     services = load_yaml(COMPOSE)["services"]
-    assert "ports" not in services["peer"] and "container_name" not in services["peer"]
-    for name in ("bootstrap", "prometheus", "grafana"):
+    assert "container_name" not in services["peer"]
+    assert services["peer"]["ports"] == ["${LAB_BIND:-127.0.0.1}::7000"], "no fixed host port"
+    for name in ("bootstrap", "peer", "prometheus", "grafana"):
         for port in services[name]["ports"]:
             assert port.startswith("${LAB_BIND:-127.0.0.1}:"), (name, port)
     for name in ("bootstrap", "peer"):

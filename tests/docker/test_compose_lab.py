@@ -105,10 +105,12 @@ def test_the_image(lab: Lab) -> None:
     assert out == [out[0], str(len(set(movies)))] and out[0] != "0"
 
 
-def test_bootstrap_page_and_metrics_published_on_loopback(lab: Lab) -> None:
+def test_pages_and_metrics_published_on_loopback(lab: Lab) -> None:
+    for service, index in [("bootstrap", 1), ("peer", 1), ("peer", 3)]:
+        address = lab.port(service, 7000, index)
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=5) as r:
+            assert json.load(r)["status"] == "ok"
     address = lab.port("bootstrap", 7000)
-    with urllib.request.urlopen(f"http://{address}/healthz", timeout=5) as r:
-        assert json.load(r)["status"] == "ok"
     with urllib.request.urlopen(f"http://{address}/", timeout=5) as r:
         assert r.status == 200 and "html" in r.headers["Content-Type"]
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as r:
