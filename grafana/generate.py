@@ -160,11 +160,11 @@ def timeline(
     )
 
 
-def value_text(**texts: tuple[str, str]) -> dm.ValueMap:
-    """Value mapping: {"1": ("knows the newest", "green"), ...}."""
+def value_text(texts: dict[str, tuple[str, str]]) -> dm.ValueMap:
+    """Value mapping, e.g. {"1": ("newest", "green"), "0": ("behind", "red")}."""
     return dm.ValueMap(
         options={
-            value.lstrip("_"): dm.ValueMappingResult(text=text, color=color, index=i)
+            value: dm.ValueMappingResult(text=text, color=color, index=i)
             for i, (value, (text, color)) in enumerate(texts.items())
         }
     )
@@ -302,7 +302,7 @@ def convergence() -> db.Dashboard:
                     },
                 )
             )
-            .mappings([value_text(_1=("✓", "green"), _0=("✗", "red"))])
+            .mappings([value_text({"1": ("✓", "green"), "0": ("✗", "red")})])
             .cell_options(common.TableColoredBackgroundCellOptions())
             .color_scheme(
                 db.FieldColor().mode(dm.FieldColorModeId.FIXED).fixed_color("transparent")
@@ -317,7 +317,7 @@ def convergence() -> db.Dashboard:
                 "version, red while it is behind. A red sliver after each new favourite is "
                 "the news in flight; a red band that stays is a node that is cut off.",
                 query(KNOWS_NEWEST, legend="{{instance}} ← {{origin}}"),
-                [value_text(_1=("newest", "green"), _0=("behind", "red"))],
+                [value_text({"1": ("newest", "green"), "0": ("behind", "red")})],
                 ((None, "red"), (1, "green")),
                 h=12,
             )
@@ -579,7 +579,7 @@ def membership() -> db.Dashboard:
                 "Each node found by DNS: green while it answers scrapes, red while it does "
                 "not. A stopped or killed container leaves DNS and its row ends.",
                 query(f"up{{{NODE}}}", legend="{{instance}}"),
-                [value_text(_1=("up", "green"), _0=("down", "red"))],
+                [value_text({"1": ("up", "green"), "0": ("down", "red")})],
                 ((None, "red"), (1, "green")),
                 h=8,
             )
@@ -594,7 +594,7 @@ def membership() -> db.Dashboard:
                     f"gossip_node_info{{{NODE}}}",
                     legend="{{instance}} gen {{generation}}",
                 ),
-                [value_text(_1=("ready", "green"), _0=("starting", "orange"))],
+                [value_text({"1": ("ready", "green"), "0": ("starting", "orange")})],
                 ((None, "orange"), (1, "green")),
                 h=8,
             )
