@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -327,6 +328,14 @@ def _decode(raw: bytes) -> Any:
         raise Refusal(400, "malformed_json", f"malformed JSON: {e}"[:200]) from None
 
 
+def _same_origin(request: web.Request) -> None:
+    """A browser on another site must not change a node (CSRF): a state-changing request
+    that names an Origin must come from this node's own page. Nodes and scripts send none."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Refusal(403, "cross_origin", f"requests from {origin[:80]} are not accepted")
+
+
 @web.middleware
 async def _json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -334,6 +343,8 @@ async def _json_errors(
     """Every error is JSON {"error": ...} with a 4xx that says whose fault it was, counted."""
     rt = request.app[RUNTIME]
     try:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            _same_origin(request)
         return await handler(request)
     except Refusal as e:
         if not e.counted:

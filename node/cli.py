@@ -7,6 +7,7 @@ serve until SIGTERM or SIGINT, then shut down gracefully (in-flight requests get
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +21,11 @@ __all__ = ["main"]
 #: Seconds the server waits for open requests at shutdown; Docker's stop_grace_period and
 #: the lab's stop timeouts are longer than this.
 SHUTDOWN_GRACE_S = 3.0
+#: A connection idle this long is closed: before its first request, between requests, or
+#: stuck half-way through its headers (a slow body has its own limit, see node.app), so
+#: half-open and slow-loris connections cannot pile up. Peers' pooled connections are
+#: released sooner (node.transport), so they never race this.
+SERVER_IDLE_TIMEOUT_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,19 +35,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as e:
         print(f"gossip-node: bad setting: {e}", file=sys.stderr)
         return 2
-    try:
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=SHUTDOWN_GRACE_S,
-            handle_signals=True,
-        )
+    try:  # bind first: a taken port is reported before the node starts anything
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        sock = socket.create_server((settings.host, settings.port), family=family)
     except OSError as e:
         print(
             f"gossip-node: cannot listen on {settings.host}:{settings.port}: {e}", file=sys.stderr
         )
         return 1
+    web.run_app(
+        app,
+        sock=sock,
+        print=None,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        keepalive_timeout=SERVER_IDLE_TIMEOUT_S,
+        handle_signals=True,
+    )
     return 0

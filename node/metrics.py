@@ -39,6 +39,7 @@ SHELL_REASONS = (
     "bad_signature",
     "expired",
     "rate_limited",
+    "cross_origin",
 )
 
 # Loopback delays are sub-millisecond; container and simulated networks reach seconds.

@@ -38,6 +38,11 @@ from node.faults import FaultLayer, Faults
 
 __all__ = ["Transport", "parse_listing", "decode_json", "SENDER_HEADER"]
 
+#: Pooled connections to peers are released after this many idle seconds: sooner than the
+#: peers' server closes them (node.cli.SERVER_IDLE_TIMEOUT_S), so a request never goes out
+#: on a connection the other end is closing.
+CLIENT_IDLE_S = 5.0
+
 #: Names the sending node, so that flood control can tell loopback nodes apart.
 SENDER_HEADER = "X-Gossip-Sender"
 
@@ -95,7 +100,7 @@ class Transport:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=30
+            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=CLIENT_IDLE_S
         )
         self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
 

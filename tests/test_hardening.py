@@ -215,3 +215,14 @@ def test_fault_decisions_follow_their_probabilities() -> None:
     blocked = FaultLayer(Faults(blocked=frozenset({"10.0.0.3:7000"})), random.Random(1))
     assert not blocked.outgoing("10.0.0.3:7000").send
     assert blocked.outgoing("10.0.0.4:7000").send
+
+
+async def test_a_page_on_another_site_cannot_change_the_node(
+    aiohttp_client: Any, tmp_path: Any
+) -> None:
+    c = await make(aiohttp_client, tmp_path, {})
+    r = await c.post("/favourite", headers={"Origin": "http://evil.example"})
+    assert r.status == 403 and (await r.json())["reason"] == "cross_origin"
+    own = f"http://{c.server.host}:{c.server.port}"
+    assert (await c.post("/favourite", headers={"Origin": own})).status == 200
+    assert (await c.post("/favourite")).status == 200  # scripts send no Origin

@@ -214,3 +214,28 @@ def test_watch_and_cluster_commands(tmp_path: Path) -> None:
     for port in (BASE + 40, BASE + 41, BASE + 42):
         with pytest.raises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+
+def test_half_open_and_slow_connections_are_closed(tmp_path: Path) -> None:
+    import socket
+
+    from node.cli import SERVER_IDLE_TIMEOUT_S
+
+    c = LocalCluster(1, base_port=BASE + 50, log_dir=tmp_path)
+    try:
+        c.start(c.ports[0])
+        c.wait_ready(20)
+        stalled = []
+        for opening in (b"", b"POST /gossip/ HTTP/1.1\r\nHost: x\r\n"):  # idle, half a header
+            s = socket.create_connection(("127.0.0.1", c.ports[0]))
+            s.sendall(opening)
+            s.settimeout(SERVER_IDLE_TIMEOUT_S + 10)
+            stalled.append(s)
+        start = time.monotonic()
+        for s in stalled:
+            assert s.recv(100) == b""  # closed by the node, no answer
+            s.close()
+        assert time.monotonic() - start < SERVER_IDLE_TIMEOUT_S + 5
+        assert get_json(f"{c.urls[0]}/healthz")["status"] == "ok"  # others are still served
+    finally:
+        c.stop_all()
