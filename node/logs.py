@@ -145,8 +145,9 @@ class NodeLogger:
         self._tallying = _LEVELS[level] <= logging.INFO
         self._clock = clock
         self.window_s = window_s
-        #: uuid -> its copies, oldest window first (dicts keep insertion order).
-        self._copies: dict[str, _Copies] = {}
+        #: (uuid, origin, version) -> its copies, oldest window first (dicts keep insertion
+        #: order). Not the UUID alone: a UUID reused by another origin is another update.
+        self._copies: dict[tuple[str, str, int], _Copies] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     # --- the logger's interface ---------------------------------------------------------
@@ -175,11 +176,12 @@ class NodeLogger:
             return
         now = self._clock()
         self._write_due(now)
-        copies = self._copies.get(uuid)
+        key = (uuid, origin, version)
+        copies = self._copies.get(key)
         if copies is None:
             if len(self._copies) >= TALLY_MAX_UPDATES:
                 self._write(next(iter(self._copies)))
-            copies = self._copies[uuid] = _Copies(origin, version, now)
+            copies = self._copies[key] = _Copies(origin, version, now)
             self._arm(now)
         if stale:
             copies.stale += 1
@@ -190,19 +192,19 @@ class NodeLogger:
 
     def flush(self) -> None:
         """Writes every pending tally now."""
-        for uuid in list(self._copies):
-            self._write(uuid)
+        for key in list(self._copies):
+            self._write(key)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _write(self, uuid: str) -> None:
-        c = self._copies.pop(uuid)
+    def _write(self, key: tuple[str, str, int]) -> None:
+        c = self._copies.pop(key)
         self._log.info(
             "update_duplicates",
             origin=c.origin,
             version=c.version,
-            uuid=uuid,
+            uuid=key[0],
             duplicates=c.duplicates,
             stale=c.stale,
             senders=c.senders,
@@ -212,10 +214,10 @@ class NodeLogger:
     def _write_due(self, now: float) -> None:
         """Writes the tallies whose window has closed (the oldest come first)."""
         while self._copies:
-            uuid, oldest = next(iter(self._copies.items()))
+            key, oldest = next(iter(self._copies.items()))
             if now - oldest.opened < self.window_s:
                 break
-            self._write(uuid)
+            self._write(key)
 
     def _arm(self, now: float) -> None:
         """A timer for the oldest pending window, if none is set and a loop runs (without

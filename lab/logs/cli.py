@@ -255,7 +255,7 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
     """The merged, filtered (and followed) view."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
     p = _tail_parser()
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     try:
         since, until = _window(args)
         uuids = [parse_uuid_prefix(u) for u in args.uuid]
@@ -400,7 +400,7 @@ def trace_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | N
     """`trace ORIGIN [VERSION] [SOURCE ...]` or `trace UUID [SOURCE ...]`."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
     p = _trace_parser()
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     rest = list(args.rest)
     try:
         since, until = _window(args)

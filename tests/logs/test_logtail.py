@@ -337,7 +337,7 @@ def test_trace_command_prints_every_node_and_the_summary_last(
 
 
 def test_trace_as_json(logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["trace", "7000", "100", str(logs), "--json"], capsys)
+    code, out, _ = run(["trace", "7000", "100", "--json", str(logs)], capsys)  # options anywhere
     assert code == 0
     doc = json.loads(out)
     assert (doc["origin"], doc["version"], doc["skipped_lines"]) == (A, 100, 2)
