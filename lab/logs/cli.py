@@ -155,7 +155,8 @@ def _tail_parser() -> argparse.ArgumentParser:
         "--lines",
         type=int,
         metavar="N",
-        help="only the last N matching records of what is already written",
+        help="only the last N matching records of what is already written (following "
+        "the Compose lab: the last N lines of each container)",
     )
     f.add_argument(
         "--hold",
@@ -201,13 +202,19 @@ def _trace_parser() -> argparse.ArgumentParser:
 
 
 # --- shared plumbing -------------------------------------------------------------------
-def _inputs(args: argparse.Namespace, sources: Sequence[str], stdin: TextIO) -> Inputs:
+def _inputs(
+    args: argparse.Namespace,
+    sources: Sequence[str],
+    stdin: TextIO,
+    since: float | None = None,
+    tail: int | None = None,
+) -> Inputs:
     compose = None
     if args.compose or args.project:
-        services = [s for s in args.services.split(",") if s.strip()]
+        services = [s.strip() for s in args.services.split(",") if s.strip()]
         if not services:
             raise UsageError("--services: name at least one service")
-        compose = ComposeLogs(args.project, services)
+        compose = ComposeLogs(args.project, services, since, tail)
     paths = list(sources)
     if not paths and compose is None:
         if stdin.isatty():
@@ -269,7 +276,8 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
         for name in args.event:
             if known and not any(c in name for c in "*?[") and name not in known:
                 _warn(f"no node logs an event called {name!r} (known: {', '.join(sorted(known))})")
-        inputs = _inputs(args, args.sources, stdin)
+        # Following the Compose lab, its history comes through the stream: docker cuts it.
+        inputs = _inputs(args, args.sources, stdin, since, args.lines if args.follow else None)
     except (UsageError, ValueError) as e:
         p.error(str(e))
     keep = Filter(
@@ -412,7 +420,7 @@ def trace_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | N
                 head = rest.pop(0)
                 version = None if head == "latest" else int(head)
             collector = Collector(origin=args.target, version=version)
-        inputs = _inputs(args, rest, stdin)
+        inputs = _inputs(args, rest, stdin, since)
     except (UsageError, ValueError) as e:
         p.error(str(e))
     parser = Parser()

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -47,19 +48,24 @@ class InputError(Exception):
 @dataclass(frozen=True)
 class ComposeLogs:
     """`docker compose logs` of a lab: its project name (None: the one in the current
-    directory) and the services to read."""
+    directory), the services to read, and what docker may leave out: lines before `since`
+    (seconds since the epoch), all but the last `tail` lines of each container."""
 
     project: str | None = None
     services: Sequence[str] = NODE_SERVICES
-    since: str | None = None
+    since: float | None = None
+    tail: int | None = None
 
     def command(self, follow: bool) -> list[str]:
         cmd = ["docker", "compose"]
         if self.project:
             cmd += ["-p", self.project]
         cmd += ["logs", "--no-log-prefix", "--no-color"]
-        if self.since:
-            cmd += ["--since", self.since]
+        if self.since is not None:
+            stamp = datetime.fromtimestamp(self.since, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            cmd += ["--since", stamp]
+        if self.tail is not None:
+            cmd += ["--tail", str(self.tail)]
         if follow:
             cmd.append("-f")
         return [*cmd, *self.services]
