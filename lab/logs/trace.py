@@ -29,8 +29,17 @@ from typing import Any
 from lab.logs.filters import id_matches
 from lab.logs.records import Record, format_time
 from lab.logs.render import Palette
+from node.logs import TALLY_WINDOW_S
 
-__all__ = ["TRACE_EVENTS", "TraceError", "Collector", "Trace", "NodeTrace", "render_trace"]
+__all__ = [
+    "TRACE_EVENTS",
+    "SETTLE_S",
+    "TraceError",
+    "Collector",
+    "Trace",
+    "NodeTrace",
+    "render_trace",
+]
 
 #: The events a trace reads.
 TRACE_EVENTS = frozenset(
@@ -43,6 +52,9 @@ TRACE_EVENTS = frozenset(
         "stale_message",
     }
 )
+#: Seconds the logs must go on after an update's last arrival for its trace to be complete:
+#: copies still on their way come in, and each node writes its duplicate tally.
+SETTLE_S = 2 * TALLY_WINDOW_S
 _DUPLICATE_EVENTS = frozenset({"update_duplicates", "message_deduplicated", "stale_message"})
 
 
@@ -104,6 +116,12 @@ class Trace:
     #: Whether the logs say anything about duplicates at all (nodes before the tally
     #: logged them at debug level only).
     duplicates_logged: bool
+    #: Seconds the logs go on after the update's last arrival (SETTLE_S or more: complete).
+    logs_after_s: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.logs_after_s is None or self.logs_after_s >= SETTLE_S
 
     @property
     def reached(self) -> list[NodeTrace]:
@@ -137,6 +155,7 @@ class Trace:
                 for via in ("push", "sync")
             },
             "duplicates_logged": self.duplicates_logged,
+            "settled": self.settled,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -312,7 +331,10 @@ class Collector:
             nodes.values(),
             key=lambda n: (rank[n.status], n.at if n.at is not None else float("inf"), n.node),
         )
-        return Trace(origin, version, uuid, movie, sent_at, ordered, self._duplicates_logged)
+        arrivals = [n.at for n in ordered if n.at is not None]
+        logs_end = max(self._last_line.values(), default=None)
+        after = logs_end - max(arrivals) if arrivals and logs_end is not None else None
+        return Trace(origin, version, uuid, movie, sent_at, ordered, self._duplicates_logged, after)
 
 
 def _int(v: object) -> int | None:
@@ -402,6 +424,13 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
         out.append(line)
     if tree:
         out += ["", *_tree(trace, palette)]
+    if not trace.settled:
+        out += [
+            "",
+            f"note: the logs end {trace.logs_after_s:.1f} s after the last arrival: copies "
+            f"still on their way and duplicates not yet tallied (each node writes its tally "
+            f"{TALLY_WINDOW_S:g} s after the first copy) are missing; trace again in a moment",
+        ]
     if not trace.duplicates_logged:
         out += [
             "",

@@ -107,7 +107,7 @@ NODE_LOGS = {
     ],
     F: [
         "2026-01-02T03:04:05.000000Z [info     ] node_started   node=127.0.0.1:7005",
-        line(2000, F, "request_refused", "warning", reason="bad_json", detail="x", sender=None),
+        line(2500, F, "request_refused", "warning", reason="bad_json", detail="x", sender=None),
     ],
 }
 
@@ -345,6 +345,7 @@ def test_trace_as_json(logs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (d["sender"], d["hops"], d["ttl"], d["ttl_drop"]) == (C, 3, 0, True)
     assert d["arrived_at"] == "2026-01-02T03:04:05.011000Z"
     assert doc["summary"]["messages"] == 9
+    assert doc["summary"]["settled"] is True  # the logs go on 2 s after the last arrival
 
 
 def test_trace_by_uuid_prefix_and_the_newest_version_by_default(
@@ -374,6 +375,10 @@ def test_trace_says_when_the_logs_count_no_duplicates(
     code, out, _ = run(["trace", A, "100", str(log)], capsys)
     assert code == 0
     assert "these logs count no duplicates" in out
+    # and that they end too soon after the update for its trace to be complete
+    assert "note: the logs end 0.0 s after the last arrival" in out
+    _, doc, _ = run(["trace", A, "100", str(log), "--json"], capsys)
+    assert json.loads(doc)["summary"]["settled"] is False
     assert out.splitlines()[-1].startswith("reached 2/2 nodes in 3.5 ms")
 
 
