@@ -150,8 +150,9 @@ def test_a_ttl_drop_is_an_info_line() -> None:
 def test_the_catalogue_matches_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Logs\n", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| event | level | meaning |\n", 1)[1].split("\n\n", 1)[0]
     documented: dict[str, str] = {}
-    for row in re.findall(r"^\| (`.+?) \| (\w+) \|", section, re.M):
+    for row in re.findall(r"^\| (`.+?) \| (\w+) \|", table, re.M):
         for name in re.findall(r"`(\w+)`", row[0]):
             documented[name] = row[1]
     assert documented == {name: level for name, (level, _) in EVENTS.items()}
