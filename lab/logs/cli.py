@@ -57,7 +57,7 @@ def _known_events() -> set[str]:
 
 
 # --- options ---------------------------------------------------------------------------
-def _add_input_options(p: argparse.ArgumentParser) -> None:
+def _add_input_options(p: argparse.ArgumentParser, json_help: str) -> argparse._ArgumentGroup:
     g = p.add_argument_group("inputs")
     g.add_argument(
         "--compose",
@@ -77,7 +77,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         help="Compose services that run nodes (default: %(default)s)",
     )
     o = p.add_argument_group("output")
-    o.add_argument("--json", action="store_true", help="JSON output (see above)")
+    o.add_argument("--json", action="store_true", help=json_help)
     o.add_argument(
         "--color",
         "--colour",
@@ -85,6 +85,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="colour one node per colour (default: auto, on a terminal without NO_COLOR)",
     )
+    return o
 
 
 def _add_time_options(p: argparse.ArgumentParser) -> None:
@@ -165,14 +166,14 @@ def _tail_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with -f, how long a line waits for earlier lines of slower nodes (default 0.5)",
     )
-    f.add_argument("--date", action="store_true", help="show the date with each time")
-    f.add_argument(
+    o = _add_input_options(p, "pass the matching lines on as the nodes wrote them (JSON lines)")
+    o.add_argument("--date", action="store_true", help="show the date with each time")
+    o.add_argument(
         "--stats",
         action="store_true",
         help="instead of the records: how many lines and bytes each event takes, per node "
         "per second (the log volume)",
     )
-    _add_input_options(p)
     return p
 
 
@@ -197,7 +198,7 @@ def _trace_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tree", action="store_true", help="also draw who told whom")
     _add_time_options(p)
-    _add_input_options(p)
+    _add_input_options(p, "the trace as one JSON object")
     return p
 
 
