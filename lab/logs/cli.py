@@ -34,7 +34,7 @@ from typing import TextIO
 from lab.logs.filters import Filter, parse_uuid_prefix, parse_when
 from lab.logs.records import LEVELS, Parser, Record
 from lab.logs.render import Palette, colour_wanted, format_record
-from lab.logs.sources import NODE_SERVICES, ComposeLogs, InputError, Inputs, Line
+from lab.logs.sources import NODE_SERVICES, ComposeLogs, Followed, InputError, Inputs, Line
 from lab.logs.stats import Volume
 from lab.logs.trace import Collector, TraceError, render_trace
 
@@ -367,7 +367,7 @@ def _follow(
     """Prints new records until the streams end (never, with files) or Ctrl-C; each waits
     `hold_s` in a heap ordered by time, so nodes whose lines come a little late still
     take their place."""
-    lines: queue.Queue[Line | None] = queue.Queue()
+    lines: Followed = queue.Queue()
     stop = threading.Event()
     endings = inputs.follow(lines, stop)
     pending: list[tuple[tuple[float, int, int], float, Record]] = []
@@ -375,24 +375,24 @@ def _follow(
     try:
         while True:
             try:
-                line = lines.get(timeout=min(hold_s, 0.2) if pending else 0.5)
+                item = lines.get(timeout=min(hold_s, 0.2) if pending else 0.5)
             except queue.Empty:
-                line = Line(-2, "", 0, "")  # nothing new: only release what is due
-            if line is None:
-                endings = None if endings is None else endings - 1
-            elif line.source == -1:  # an input failed (docker): stop with its message
-                raise InputError(line.text)
-            elif line.source >= 0:
-                r = parser.parse(line.text, line.source, line.number, line.name)
-                if r is not None and keep(r):
-                    heapq.heappush(pending, (r.sort_key(), time.monotonic(), r))
-                if parser.skipped.count > told:
-                    if not told:
+                pass  # nothing new: only release what is due
+            else:
+                if isinstance(item, InputError):  # docker failed: stop with its message
+                    raise item
+                if item is None:
+                    endings = None if endings is None else endings - 1
+                else:
+                    r = parser.parse(item.text, item.source, item.number, item.name)
+                    if r is not None and keep(r):
+                        heapq.heappush(pending, (r.sort_key(), time.monotonic(), r))
+                    if parser.skipped.count and not told:
+                        told = parser.skipped.count
                         _warn(
                             f"skipping lines that are not JSON log records (first: "
-                            f"{line.name}:{line.number}); the count comes at the end"
+                            f"{item.name}:{item.number}); the count comes at the end"
                         )
-                    told = parser.skipped.count
             finished = endings == 0 and lines.empty()
             now = time.monotonic()
             while pending and (finished or now - pending[0][1] >= hold_s):

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, NamedTuple
 
-__all__ = ["Line", "InputError", "Inputs", "ComposeLogs", "NODE_SERVICES"]
+__all__ = ["Line", "InputError", "Followed", "Inputs", "ComposeLogs", "NODE_SERVICES"]
 
 #: The Compose services that run gossip nodes (docker-compose.yml).
 NODE_SERVICES = ("bootstrap", "peer")
@@ -43,6 +43,10 @@ class Line(NamedTuple):
 
 class InputError(Exception):
     """An input that cannot be read (no such file, docker failed): the message says which."""
+
+
+#: What followed inputs deliver: lines, None when a stream ends, the error that ended one.
+Followed = queue.Queue[Line | InputError | None]
 
 
 @dataclass(frozen=True)
@@ -200,10 +204,11 @@ class Inputs:
             yield from self._run_compose(False, None)
 
     # --- what is written next --------------------------------------------------------
-    def follow(self, out: queue.Queue[Line | None], stop: threading.Event) -> int | None:
+    def follow(self, out: Followed, stop: threading.Event) -> int | None:
         """Starts daemon threads that put each new line into `out`, and None when a stream
-        ends. Returns how many streams will end, or None when files are followed (they
-        never end): with only streams, the caller knows when everything has been read."""
+        ends (after the InputError that ended it, if one did). Returns how many streams
+        will end, or None when files are followed (they never end): with only streams, the
+        caller knows when everything has been read."""
         endings = 0
         if self._stdin_source is not None:
             threading.Thread(target=self._follow_stdin, args=(out,), daemon=True).start()
@@ -216,7 +221,7 @@ class Inputs:
             return None
         return endings
 
-    def _follow_files(self, out: queue.Queue[Line | None], stop: threading.Event) -> None:
+    def _follow_files(self, out: Followed, stop: threading.Event) -> None:
         known = {f.path for f in self._files}
         last_scan = 0.0
         while not stop.is_set():
@@ -236,18 +241,18 @@ class Inputs:
                     pass  # gone for a moment (rotation): looked at again next time
             stop.wait(POLL_S)
 
-    def _follow_stdin(self, out: queue.Queue[Line | None]) -> None:
+    def _follow_stdin(self, out: Followed) -> None:
         assert self._stdin_source is not None
         for n, text in enumerate(iter(self.stdin.readline, ""), 1):
             out.put(Line(self._stdin_source, "<stdin>", n, text))
         out.put(None)
 
-    def _follow_compose(self, out: queue.Queue[Line | None], stop: threading.Event) -> None:
+    def _follow_compose(self, out: Followed, stop: threading.Event) -> None:
         try:
             for line in self._run_compose(True, stop):
                 out.put(line)
         except InputError as e:
-            out.put(Line(-1, "error", 0, str(e)))
+            out.put(e)
         out.put(None)
 
     def _run_compose(self, follow: bool, stop: threading.Event | None) -> Iterator[Line]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -453,3 +454,69 @@ def test_follow_ends_with_its_streams(logs: Path) -> None:
     assert r.returncode == 0, r.stderr
     nodes = [json.loads(x)["node"] for x in r.stdout.splitlines()]
     assert nodes == [B, C, D, E]  # piped in newest-node-first, still out in time order
+
+
+# --- the Compose lab, with a stand-in for docker -----------------------------------------
+def fake_docker(tmp_path: Path, script: str) -> dict[str, str]:
+    """An environment whose `docker` is this shell script (it sees the arguments in "$@")."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    docker = bin_dir / "docker"
+    docker.write_text("#!/bin/sh\n" + script)
+    docker.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_compose_logs_are_read_with_docker_compose(tmp_path: Path, logs: Path) -> None:
+    args_file = tmp_path / "args"
+    merged = tmp_path / "merged"
+    merged.write_text("".join(p.read_text() for p in sorted(logs.glob("*.log"))))
+    env = fake_docker(tmp_path, f'echo "$@" > {args_file}\ncat {merged}\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "lab.logs", "trace", A, "100", "-p", "lab1", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["summary"]["nodes_reached"] == 4
+    assert args_file.read_text().split() == [
+        "compose",
+        *("-p", "lab1", "logs", "--no-log-prefix", "--no-color", "bootstrap", "peer"),
+    ]
+    options = ["--since", "2026-01-02T03:04:05Z", "--lines", "5", "--services", "peer"]
+    follow = subprocess.run(
+        [sys.executable, "-m", "lab.logs", "-f", "--compose", *options, "--json", "--hold", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert follow.returncode == 0, follow.stderr  # docker ended: so does following it
+    assert args_file.read_text().split() == [
+        "compose",
+        *("logs", "--no-log-prefix", "--no-color", "--since", "2026-01-02T03:04:05.000000Z"),
+        *("--tail", "5", "-f", "peer"),
+    ]
+    assert len(follow.stdout.splitlines()) == sum(
+        x[0] == "{" for v in NODE_LOGS.values() for x in v
+    )
+
+
+def test_a_failing_docker_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    env = fake_docker(tmp_path, 'echo "no configuration file provided: not found" >&2\nexit 1\n')
+    for follow in ([], ["-f"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "lab.logs", "--compose", *follow],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 2, (follow, r.stderr)
+        assert "failed: no configuration file provided: not found" in r.stderr
+        assert "Traceback" not in r.stderr
