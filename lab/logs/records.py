@@ -126,9 +126,13 @@ def parse_time(text: str) -> float | None:
 
 def format_time(t: float, date: bool = False) -> str:
     """Seconds since the epoch as UTC time of day with milliseconds (and the date)."""
-    when = datetime.fromtimestamp(t, UTC)
-    text = when.strftime("%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
-    return (when.strftime("%Y-%m-%d ") + text) if date else text
+    seconds, micro = divmod(round(t * 1_000_000), 1_000_000)  # milliseconds cut, not rounded
+    milli = micro // 1000
+    minutes, sec = divmod(seconds % 86400, 60)
+    text = f"{minutes // 60:02d}:{minutes % 60:02d}:{sec:02d}.{milli:03d}"
+    if date:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d ") + text
+    return text
 
 
 class Parser:

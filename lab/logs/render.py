@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, TextIO
 
 from lab.logs.records import Record, format_time
@@ -20,6 +21,8 @@ __all__ = ["Palette", "colour_wanted", "format_record", "format_value"]
 _NODE_COLOURS = (36, 33, 35, 32, 34, 31, 96, 93, 95, 92, 94, 91)
 _LEVEL_STYLE = {"debug": "2", "warning": "33", "error": "1;31", "critical": "1;31"}
 _SHOWN = ("timestamp", "level", "event", "node")
+#: Strings shown without quotes: ids, UUIDs, numbers-as-text, single words.
+_BARE = re.compile(r"[\w.:/+@-]+")
 
 
 def colour_wanted(choice: str, stream: TextIO) -> bool:
@@ -59,9 +62,7 @@ def format_value(value: Any) -> str:
     """A field's value as it reads best: bare words and numbers as they are, anything with
     spaces or quotes as JSON, objects as compact JSON."""
     if isinstance(value, str):
-        if value and all(c.isalnum() or c in "._:-/+@" for c in value):
-            return value
-        return json.dumps(value, ensure_ascii=False)
+        return value if _BARE.fullmatch(value) else json.dumps(value, ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
