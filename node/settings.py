@@ -57,7 +57,10 @@ class Settings:
     config: Config = field(default_factory=Config)
 
     def rng(self) -> random.Random:
-        return random.Random(self.seed)
+        """The node's random source. A seed is mixed with the node's own address, so that
+        nodes started with the same GOSSIP_SEED still make different choices (and message
+        UUIDs), yet each node's run repeats exactly."""
+        return random.Random(None if self.seed is None else f"{self.seed}/{self.advertise}")
 
 
 # variable -> (flag, help). The order is the README's configuration table.

@@ -94,3 +94,10 @@ def test_the_process_exits_2_with_the_message() -> None:
     )
     assert r.returncode == 2
     assert "GOSSIP_FANOUT" in r.stderr and "zero" in r.stderr
+
+
+def test_one_seed_for_every_node_still_gives_each_its_own_random_source() -> None:
+    a = from_env({"GOSSIP_SEED": "7", "GOSSIP_PORT": "7001"})
+    b = from_env({"GOSSIP_SEED": "7", "GOSSIP_PORT": "7002"})
+    assert a.rng().random() == from_env({"GOSSIP_SEED": "7", "GOSSIP_PORT": "7001"}).rng().random()
+    assert a.rng().random() != b.rng().random()
