@@ -82,7 +82,6 @@ def graph(
     unit: str = "short",
     w: int = 12,
     h: int = 8,
-    points: bool = False,
     stacked: bool = False,
 ) -> timeseries.Panel:
     p = (
@@ -99,8 +98,6 @@ def graph(
         .legend(legend_table("lastNotNull", "max"))
         .tooltip(cb.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI))
     )
-    if points:
-        p = p.draw_style(common.GraphDrawStyle.POINTS).point_size(6)
     if stacked:
         p = p.stacking(cb.StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(40)
     for q in queries:
