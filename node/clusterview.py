@@ -2,10 +2,10 @@
 
 Owns the server-side fan-out behind the page's matrix and spread views, and the pure
 summary of what it gathered. A browser outside the Docker network cannot reach the peers'
-addresses, so the node asks them itself: each peer that is not dead gets one `GET /state`
-with a short timeout, `MAX_CONCURRENCY` at a time, at most `MAX_NODES` nodes in all. The
-result is cached for `CACHE_S` and concurrent requests share one fan-out, so any number of
-open pages cost the cluster one round of requests per `CACHE_S`.
+addresses, so the node asks them itself: each peer gets one `GET /state` with a short
+timeout (shorter for a peer the protocol holds dead), `MAX_CONCURRENCY` at a time, at most
+`MAX_NODES` nodes in all. The result is cached for `CACHE_S` and concurrent requests share
+one fan-out, so any number of open pages cost the cluster one round of requests per `CACHE_S`.
 
 `summarize` is pure (no I/O, no clock): from each node's report it builds the matrix of
 nodes x origins (how many versions each node is behind the newest version seen anywhere),
@@ -36,6 +36,9 @@ MAX_CONCURRENCY = 16
 MAX_NODES = 128
 #: Seconds one peer gets to answer; a node that cannot answer in this is shown unreachable.
 TIMEOUT_S = 1.5
+#: Seconds a peer the protocol holds dead gets: it is often really gone, but one cut off
+#: by a partition (a fault of gossip's traffic only) still answers, and shows its side.
+DEAD_TIMEOUT_S = 0.5
 #: Largest /state body read from a peer.
 MAX_STATE_BYTES = 8 << 20
 #: Updates listed in `updates` (newest first).
@@ -185,6 +188,7 @@ class ClusterView:
         self.view = view
         self.clock = clock
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.dead_timeout = aiohttp.ClientTimeout(total=min(timeout_s, DEAD_TIMEOUT_S))
         #: The app's UI session (set and closed by the app's cleanup context).
         self.session: aiohttp.ClientSession | None = None
         self._cached: tuple[float, dict[str, Any]] | None = None
@@ -218,8 +222,6 @@ class ClusterView:
 
         async def ask(peer: str) -> Report:
             health = self.node.peers.state(peer)
-            if health == DEAD:
-                return Report(peer, health, None, "dead to this node: not asked")
             async with gate:
                 return await self._ask(peer, health)
 
@@ -234,8 +236,9 @@ class ClusterView:
         if self.session is None:
             return Report(peer, health, None, "not started")
         started = time.monotonic()
+        timeout = self.dead_timeout if health == DEAD else self.timeout
         try:
-            async with self.session.get(f"http://{peer}/state", timeout=self.timeout) as r:
+            async with self.session.get(f"http://{peer}/state", timeout=timeout) as r:
                 if r.status != 200:
                     return Report(peer, health, None, f"HTTP {r.status}")
                 body = await read_capped(r, MAX_STATE_BYTES)

@@ -206,7 +206,7 @@ async def test_cluster_of_a_lone_node_is_itself_converged(client: Client) -> Non
     assert c["latest"]["reached"][0]["node"] == "127.0.0.1:7590"
 
 
-async def test_a_dead_peer_is_listed_unreachable_and_not_asked(client: Client) -> None:
+async def test_a_peer_that_does_not_answer_is_listed_unreachable(client: Client) -> None:
     # a message from a node at an address that does not answer: it becomes a known peer
     msg = {
         "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11",
