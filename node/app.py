@@ -44,6 +44,7 @@ from node.faults import FaultLayer
 from node.guard import RateLimiter
 from node.logs import log_event, make_logger
 from node.metrics import NodeMetrics
+from node.observatory import setup_observatory
 from node.settings import Settings, load_movies
 from node.transport import SENDER_HEADER, Transport, decode_json
 from node.ui import setup_ui
@@ -195,6 +196,7 @@ def create_app(
     app[RUNTIME] = rt
     setup_admin(app, rt)
     setup_ui(app, rt)  # the page: GET /, /events, /cluster, /proxy/... (node.ui)
+    setup_observatory(app, rt)  # /record, /observatory/... (node.observatory)
     for path in ("/peers/", "/peers"):
         app.router.add_get(path, peers)
     for path in ("/gossip/", "/gossip"):
