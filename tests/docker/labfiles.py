@@ -15,9 +15,8 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
-from composelab import docker_required, engine_problem
+from composelab import ROOT, docker_required, engine_problem
 
-ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
