@@ -129,6 +129,8 @@ class PeerSet:
         self._size -= 1
 
     def expire_tombstones(self, now: float) -> None:
+        if not self._removed:
+            return
         for peer in [p for p, until in self._removed.items() if until <= now]:
             del self._removed[peer]
             if peer in self._roster_set:  # still in the shared roster: it would reappear
@@ -208,25 +210,23 @@ class PeerSet:
         me = self.self_id
         nr = len(roster)
         n = nr + len(extra)
+        chosen: list[str] = []
         if n >= _SCAN_BELOW:
-            chosen: list[str] = []
             rand = rng.random
+            # usually nobody is dead, removed or excluded: then two tests per draw suffice
+            lean = not (dead or removed or exclude)
             for _ in range(8 * k + 16):
                 i = int(rand() * n)
                 peer = roster[i] if i < nr else extra[i - nr]
                 if (
                     peer == me
-                    or peer in dead
                     or peer in chosen
-                    or peer in exclude
-                    or peer in removed
+                    or (not lean and (peer in dead or peer in exclude or peer in removed))
                 ):
                     continue
                 chosen.append(peer)
                 if len(chosen) == k:
                     return chosen
-        else:
-            chosen = []
         # few peers, or most of them excluded or dead: filter the whole list
         live = [
             p
@@ -245,12 +245,16 @@ class PeerSet:
 
     def due_for_retry(self, now: float, retry_s: float) -> list[str]:
         """Dead peers whose next probe is due; each is rescheduled."""
+        if not self._dead:
+            return []
         due = [p for p in self._dead if self._info[p].next_retry <= now]
         for peer in due:
             self._info[peer].next_retry = now + retry_s
         return sorted(due)
 
     def dead_longer_than(self, now: float, seconds: float) -> list[str]:
+        if not self._dead:
+            return []
         return sorted(p for p in self._dead if now - self._info[p].failing_since >= seconds)
 
     def counts(self) -> dict[str, int]:

@@ -223,7 +223,9 @@ class GossipNode:
             self._joined(sender)
         for peer in envelope.peers:
             self._note(self.peers.add(peer, now))
-        self._take(now, envelope.messages, sender, "push" if envelope.digest is None else "sync")
+        if envelope.messages:  # (a sync request carries none)
+            via = "push" if envelope.digest is None else "sync"
+            self._take(now, envelope.messages, sender, via)
         if envelope.digest is None:
             return Envelope(sender=self.id)
         digest = envelope.digest

@@ -105,6 +105,8 @@ class OriginTable:
         return True
 
     def expire_tombstones(self, now: float) -> None:
+        if not self._tombstones:
+            return
         for origin in [o for o, (_, until) in self._tombstones.items() if until <= now]:
             del self._tombstones[origin]
 
