@@ -1,18 +1,30 @@
 """A deterministic discrete-event network of gossip cores: the simulator's engine.
 
-Owns virtual time, links and faults. It drives the very same `GossipNode` as the aiohttp
-shell does, through the same entry points, and plays the part of HTTP: a request reaches
-its target after one link latency, the reply comes back after another, and a request or
-reply that is lost, or that meets a crashed or partitioned node, surfaces at the sender as
-a failure after `timeout_s`, as a timed-out HTTP call would. One seed fixes everything:
-the network's randomness comes from it, and each node gets its own `Random` derived from it.
+Owns virtual time, links, faults and message accounting. It drives the very same
+`GossipNode` as the aiohttp shell does, through the same entry points, and plays the part
+of HTTP: a request reaches its target after one link latency, the reply comes back after
+another, and a request or reply that is lost, or that meets a crashed or partitioned node,
+surfaces at the sender as a failure after `timeout_s`, as a timed-out HTTP call would. It
+must not be clever about the protocol: every decision is the core's.
 
-Faults: per-link loss, duplication and latency jitter (which reorders), partitions (set
-and heal), crashes and restarts under the same id, late joins. With `check=True` every step
-is checked by `node.core.Invariants`; a violation is re-raised with the seed and step number
-that reproduce it.
+One seed fixes everything: the network's randomness (loss, duplication, jitter) comes from
+one `Random`, and each node gets its own `Random` drawn from it. Events at the same virtual
+time run in the order they were scheduled, so a run is a pure function of its seed and
+script.
 
-Message accounting follows HTTP: a request and its reply are two node-to-node messages.
+Faults: per-link loss, duplication and latency jitter (uniform or exponential; jitter
+reorders), per-pair link overrides, partitions (set and heal), crashes and restarts under
+the same id, late joins (`add` with a bootstrap address). With `check=True` every step is
+checked by `node.core.Invariants`; a violation is re-raised as `SimulationFailure` naming
+the seed and step that reproduce it (`run_to_step` replays up to just before it).
+
+Message accounting follows HTTP: a request and its reply are two node-to-node messages,
+counted when sent (a lost one was still sent). `by_kind` splits them by the request's kind
+(push, sync, repair, probe, peers). `news_messages` counts the messages of exchanges that
+carried news or asked for it: a push or repair and its reply, and a sync whose reply
+carried news or asked for some (`want`). Everything else is background: anti-entropy
+digests that found nothing to trade, probes, bootstrap listings. In a single-update run,
+`news_messages` is what the update cost; background is what the cluster spends anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from typing import Any
 
 from node.core import (
     Config,
+    Envelope,
     Event,
     FetchPeers,
     GossipNode,
@@ -32,13 +45,16 @@ from node.core import (
     InvariantViolation,
     Message,
     Outgoing,
+    PeerListing,
     Roster,
     Send,
     converged,
     lagging,
 )
 
-__all__ = ["Link", "Network", "SimulationFailure"]
+__all__ = ["Link", "Network", "SimulationFailure", "node_id"]
+
+_JITTERS = ("uniform", "exponential")
 
 
 def node_id(i: int) -> str:
@@ -48,11 +64,12 @@ def node_id(i: int) -> str:
 
 @dataclass(frozen=True)
 class Link:
-    """How every link behaves (the same for all pairs)."""
+    """How a link behaves: every link, or one pair's (`Network.set_link`)."""
 
     #: One-way delay, seconds.
     latency_s: float = 0.01
-    #: Extra delay drawn uniformly from [0, jitter_s] per message; non-zero reorders messages.
+    #: Extra delay per message, seconds: drawn from [0, jitter_s] ("uniform") or with mean
+    #: jitter_s ("exponential", a long tail). Non-zero jitter reorders messages.
     jitter_s: float = 0.0
     #: Probability that a request, or a reply, is lost.
     loss: float = 0.0
@@ -60,13 +77,25 @@ class Link:
     duplicate: float = 0.0
     #: When the sender of a lost exchange, or of one to a down node, sees it fail.
     timeout_s: float = 1.0
+    #: The distribution of the jitter: "uniform" or "exponential".
+    jitter: str = "uniform"
+
+    def __post_init__(self) -> None:
+        for name in ("latency_s", "jitter_s", "timeout_s"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"Link.{name} must be a finite number >= 0, got {value!r}")
+        for name in ("loss", "duplicate"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"Link.{name} must be in [0, 1), got {value!r}")
+        if self.jitter not in _JITTERS:
+            raise ValueError(f"Link.jitter must be one of {_JITTERS}, got {self.jitter!r}")
 
 
 class SimulationFailure(AssertionError):
-    """An invariant failed; the message names the seed and step that reproduce it."""
-
-
-_TICK, _DELIVER, _REPLY, _FAIL, _CALL = range(5)
+    """An invariant failed, or convergence did not come; the message names the seed (and
+    the step) that reproduce it."""
 
 
 class Network:
@@ -84,23 +113,34 @@ class Network:
     ) -> None:
         self.config = config
         self.seed = seed
+        #: Every link's behaviour; may be replaced between steps (a degrading network).
         self.link = link or Link()
         self.movies = tuple(movies)
         self.rng = random.Random(seed)
+        self.start = start
         self.now = start
         self.nodes: dict[str, GossipNode] = {}
         self.steps = 0
         #: node-to-node messages so far (a request and its reply count as two)
         self.messages = 0
+        #: ... of which in exchanges that carried news or asked for it (see the module doc)
+        self.news_messages = 0
+        #: messages by the kind of the request that began the exchange
+        self.by_kind: dict[str, int] = {}
+        #: news messages by the kind of the request that began the exchange
+        self.news_by_kind: dict[str, int] = {}
+        #: requests carrying news that are still on the wire (not yet delivered or lost)
+        self.news_in_flight = 0
         self.invariants = Invariants() if check else None
-        self._queue: list[tuple[float, int, int, Any]] = []
+        # (time, sequence, handler, argument): the sequence breaks ties in schedule order
+        self._queue: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self._seq = 0
         self._wake: dict[str, float] = {}
-        self._lives: dict[str, int] = {}
-        self._life_count = 0
         self._group: dict[str, int] = {}  # node id -> partition side; absent = side 0
+        self._links: dict[tuple[str, str], Link] = {}
         self._listeners: list[Callable[[GossipNode, list[Event]], None]] = []
         self._roster: Roster | None = None
+        self._halted = False
 
     # --- building the cluster --------------------------------------------------------
     def add(
@@ -111,7 +151,8 @@ class Network:
         publish: bool = True,
         roster: Roster | None = None,
     ) -> GossipNode:
-        """Starts a node (a new life if `nid` ran before); it publishes a first favourite."""
+        """Starts a node (a new life if `nid` ran before); it publishes a first favourite.
+        A node added later with a `bootstrap` address is a late joiner."""
         node = GossipNode(
             nid,
             self.config,
@@ -122,8 +163,6 @@ class Network:
             roster=roster,
         )
         self.nodes[nid] = node
-        self._life_count += 1
-        self._lives[nid] = self._life_count  # replies to an earlier life are dropped
         if publish and self.movies:
             node.publish(self.now)
         self._settle(node)
@@ -155,7 +194,8 @@ class Network:
 
     # --- faults ----------------------------------------------------------------------
     def crash(self, nid: str) -> None:
-        """The node stops at once; its state is gone. Requests to it time out."""
+        """The node stops at once; its state is gone. Requests to it time out, and replies
+        to its earlier requests go nowhere."""
         self.nodes.pop(nid, None)
         self._wake.pop(nid, None)
 
@@ -175,14 +215,35 @@ class Network:
     def reachable(self, a: str, b: str) -> bool:
         return self._group.get(a, 0) == self._group.get(b, 0)
 
+    def set_link(self, a: str, b: str, link: Link) -> None:
+        """The link between `a` and `b` (both ways) behaves as `link` instead of `self.link`."""
+        self._links[(a, b)] = self._links[(b, a)] = link
+
+    def clear_links(self) -> None:
+        """Every link behaves as `self.link` again."""
+        self._links = {}
+
     # --- running ---------------------------------------------------------------------
     def run_until(self, t: float) -> None:
-        while self._queue and self._queue[0][0] <= t:
-            self.step()
-        self.now = max(self.now, t)
+        """Runs every event due by virtual time t, unless `halt` is called first."""
+        queue, pop = self._queue, heapq.heappop
+        self._halted = False
+        try:
+            while queue and queue[0][0] <= t and not self._halted:
+                self.now, _, handler, arg = pop(queue)
+                self.steps += 1
+                handler(arg)
+        except InvariantViolation as e:
+            raise self._failure(e) from e
+        if not self._halted:
+            self.now = max(self.now, t)
 
     def run_for(self, seconds: float) -> None:
         self.run_until(self.now + seconds)
+
+    def halt(self) -> None:
+        """Stops `run_until` after the current step (call it from a listener or `at`)."""
+        self._halted = True
 
     def run_until_converged(self, timeout_s: float, nodes: Sequence[str] | None = None) -> float:
         """Runs until the live nodes (or `nodes`) have converged; returns the time it took.
@@ -198,48 +259,54 @@ class Network:
                 )
             self.step()
 
+    def run_to_step(self, step: int) -> None:
+        """Runs until `step` steps have run: replaying a failure's seed to the step before
+        the one it names leaves the network just before the violation, to inspect."""
+        while self.steps < step and self._queue:
+            self.step()
+
     def at(self, t: float, fn: Callable[[], None]) -> None:
         """Runs fn() at virtual time t (a scripted fault, an update)."""
-        self._push(t, _CALL, fn)
+        self._push(t, _call, fn)
 
     def step(self) -> None:
-        t, _, kind, item = heapq.heappop(self._queue)
-        self.now = t
+        """Runs the next event."""
+        self.now, _, handler, arg = heapq.heappop(self._queue)
         self.steps += 1
         try:
-            self._dispatch(kind, item)
+            handler(arg)
         except InvariantViolation as e:
-            raise SimulationFailure(
-                f"{e} (seed {self.seed}, step {self.steps}, t={t - 1e9:.3f})"
-            ) from e
+            raise self._failure(e) from e
 
-    def _dispatch(self, kind: int, item: Any) -> None:
-        if kind == _TICK:
-            nid, when = item
-            node = self.nodes.get(nid)
-            if node is not None and self._wake.get(nid) == when:
-                del self._wake[nid]
-                node.tick(self.now)
-                self._settle(node)
-        elif kind == _DELIVER:
-            self._deliver(*item)
-        elif kind == _REPLY:
-            src, life, request, reply = item
-            node = self.nodes.get(src)
-            if node is not None and self._lives.get(src) == life:
-                if isinstance(request, FetchPeers):
-                    node.on_peers(self.now, request, reply)
-                else:
-                    node.on_reply(self.now, request, reply)
-                self._settle(node)
-        elif kind == _FAIL:
-            src, life, request = item
-            node = self.nodes.get(src)
-            if node is not None and self._lives.get(src) == life:
-                node.on_failure(self.now, request)
-                self._settle(node)
-        else:
-            item()
+    def _failure(self, e: InvariantViolation) -> SimulationFailure:
+        return SimulationFailure(
+            f"{e} (seed {self.seed}, step {self.steps}, t={self.now - self.start:.6f})"
+        )
+
+    # --- events ----------------------------------------------------------------------
+    def _tick(self, arg: tuple[GossipNode, float]) -> None:
+        node, when = arg
+        nid = node.id
+        if self._wake.get(nid) == when and self.nodes.get(nid) is node:
+            del self._wake[nid]
+            node.tick(self.now)
+            self._settle(node)
+
+    def _reply(self, arg: tuple[GossipNode, Outgoing, Any]) -> None:
+        node, request, reply = arg
+        if self.nodes.get(node.id) is node:  # replies to an earlier life go nowhere
+            if type(request) is Send:
+                node.on_reply(self.now, request, reply)
+            else:
+                assert isinstance(request, FetchPeers)
+                node.on_peers(self.now, request, reply)
+            self._settle(node)
+
+    def _fail(self, arg: tuple[GossipNode, Outgoing]) -> None:
+        node, request = arg
+        if self.nodes.get(node.id) is node:
+            node.on_failure(self.now, request)
+            self._settle(node)
 
     # --- the wire --------------------------------------------------------------------
     def _settle(self, node: GossipNode) -> None:
@@ -253,40 +320,48 @@ class Network:
         for request in sent:
             self._transmit(node, request)
         wake = node.next_wakeup()
-        if wake != self._wake.get(node.id):
-            self._wake[node.id] = wake
-            self._push(wake, _TICK, (node.id, wake))
+        nid = node.id
+        if wake != self._wake.get(nid):
+            self._wake[nid] = wake
+            self._push(wake, self._tick, (node, wake))
 
     def _transmit(self, node: GossipNode, request: Outgoing) -> None:
         self.messages += 1
-        link, rng = self.link, self.rng
-        sent_at = self.now
-        if not self.reachable(node.id, request.to) or (link.loss and rng.random() < link.loss):
-            self._push(sent_at + link.timeout_s, _FAIL, (node.id, self._lives[node.id], request))
+        by_kind = self.by_kind
+        if type(request) is Send:
+            kind = request.kind
+            news = bool(request.envelope.messages)
+        else:
+            kind, news = "peers", False
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        if news:
+            self._count_news(kind, 1)
+        link = self._links.get((node.id, request.to), self.link) if self._links else self.link
+        rng = self.rng
+        now = self.now
+        if (self._group and not self.reachable(node.id, request.to)) or (
+            link.loss and rng.random() < link.loss
+        ):
+            self._push(now + link.timeout_s, self._fail, (node, request))
             return
-        self._push(
-            sent_at + self._latency(),
-            _DELIVER,
-            (node.id, self._lives[node.id], request, sent_at, True),
-        )
+        if news:
+            self.news_in_flight += 1
+        self._push(now + self._latency(link), self._deliver, (node, request, now, link, True))
         if link.duplicate and rng.random() < link.duplicate:
-            self._push(
-                sent_at + self._latency(),
-                _DELIVER,
-                (node.id, self._lives[node.id], request, sent_at, False),
-            )
+            self._push(now + self._latency(link), self._deliver, (node, request, now, link, False))
 
-    def _deliver(
-        self, src: str, life: int, request: Outgoing, sent_at: float, answer: bool
-    ) -> None:
+    def _deliver(self, arg: tuple[GossipNode, Outgoing, float, Link, bool]) -> None:
+        src, request, sent_at, link, answer = arg
+        news = answer and type(request) is Send and bool(request.envelope.messages)
+        if news:
+            self.news_in_flight -= 1
         target = self.nodes.get(request.to)
-        link = self.link
-        if target is None or not self.reachable(src, request.to):
+        if target is None or (self._group and not self.reachable(src.id, request.to)):
             if answer:
-                self._push(sent_at + link.timeout_s, _FAIL, (src, life, request))
+                self._push(sent_at + link.timeout_s, self._fail, (src, request))
             return
-        reply: Any
-        if isinstance(request, Send):
+        reply: Envelope | PeerListing
+        if type(request) is Send:
             reply = target.receive(self.now, request.envelope)
             self._settle(target)
         else:
@@ -294,15 +369,32 @@ class Network:
         if not answer:  # the copy of a duplicated request: its reply goes nowhere
             return
         self.messages += 1
+        kind = request.kind if type(request) is Send else "peers"
+        self.by_kind[kind] += 1
+        if news:
+            self._count_news(kind, 1)
+        elif type(reply) is Envelope and (reply.messages or reply.want):
+            self._count_news(kind, 2)  # a sync that traded news: request and reply both count
         if link.loss and self.rng.random() < link.loss:
-            self._push(sent_at + link.timeout_s, _FAIL, (src, life, request))
+            self._push(sent_at + link.timeout_s, self._fail, (src, request))
             return
-        self._push(self.now + self._latency(), _REPLY, (src, life, request, reply))
+        self._push(self.now + self._latency(link), self._reply, (src, request, reply))
 
-    def _latency(self) -> float:
-        link = self.link
-        return link.latency_s + (self.rng.random() * link.jitter_s if link.jitter_s else 0.0)
+    def _count_news(self, kind: str, n: int) -> None:
+        self.news_messages += n
+        self.news_by_kind[kind] = self.news_by_kind.get(kind, 0) + n
 
-    def _push(self, t: float, kind: int, item: Any) -> None:
+    def _latency(self, link: Link) -> float:
+        if not link.jitter_s:
+            return link.latency_s
+        if link.jitter == "uniform":
+            return link.latency_s + self.rng.random() * link.jitter_s
+        return link.latency_s + self.rng.expovariate(1 / link.jitter_s)
+
+    def _push(self, t: float, handler: Callable[[Any], None], arg: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._queue, (t, self._seq, kind, item))
+        heapq.heappush(self._queue, (t, self._seq, handler, arg))
+
+
+def _call(fn: Callable[[], None]) -> None:
+    fn()
