@@ -3,11 +3,9 @@ are bounded, and a small client for Prometheus's HTTP API.
 
 Tests reach the lab only as a user would: through ports published on 127.0.0.1 (Docker
 picks them: LAB_*_PORT=0) and `docker` / `docker compose` commands; never container IPs.
-Every lab is torn down with `down -v --remove-orphans`, also when a test fails.
-
-Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
-(.ci/run sets it), which makes a missing engine a failure. Build with local base images by
-exporting PYTHON_IMAGE and PROMETHEUS_IMAGE (`eval "$(../shared/ci/docker-lab)"`).
+Every lab is torn down with `down -v --remove-orphans`, also when a test fails (the
+fixtures in conftest.py see to it). Build with local base images by exporting PYTHON_IMAGE
+and PROMETHEUS_IMAGE (`eval "$(../shared/ci/docker-lab)"`).
 """
 
 from __future__ import annotations
