@@ -306,6 +306,7 @@
   }
   async function loadCluster() {
     clusterTimer = null;
+    if (replaying) return scheduleCluster(CLUSTER_EVERY_MS);
     if (clusterBusy) return scheduleCluster(300);
     if (document.hidden) return scheduleCluster(CLUSTER_EVERY_MS);
     clusterBusy = true;
@@ -313,6 +314,7 @@
       const r = await fetch(base + "cluster", { cache: "no-store" });
       const c = await r.json();
       if (!r.ok) throw new Error(c.error || `HTTP ${r.status}`);
+      if (replaying) return;
       S.cluster = c;
       renderCluster(c);
       if (S.state) renderOrigins(S.state);
@@ -346,6 +348,33 @@
     renderMatrix(c);
     renderSpread(c);
   }
+
+  // --- the observatory's replay shows its cluster in the matrix (obs.js) ------------------
+  let replaying = false;
+  window.GossipPage = {
+    // a replay's cluster (the shape of /cluster) drawn in the matrix, labelled as such
+    showReplay(c, label) {
+      replaying = true;
+      const summary = $("cluster-summary");
+      const reachable = c.nodes.filter((n) => n.reachable).length;
+      summary.className = c.converged ? "summary ok" : "summary busy";
+      summary.textContent = `${label}: ` + (c.converged
+        ? `converged, ${plural(reachable, "node")} agree on the newest version of ${plural(c.origins.length, "origin")}.`
+        : `${c.lagging} of ${plural(reachable * c.origins.length, "entry", "entries")} behind.`) +
+        (c.unreachable ? ` ${plural(c.unreachable, "node")} not running.` : "");
+      summary.dataset.converged = String(c.converged);
+      summary.dataset.replay = "true";
+      renderMatrix(c);
+    },
+    // true while a replay owns the matrix; false gives it back to the live cluster
+    pauseLive(on) {
+      replaying = on;
+      if (!on) {
+        delete $("cluster-summary").dataset.replay;
+        scheduleCluster(0);
+      }
+    },
+  };
 
   function renderMatrix(c) {
     const ids = [...new Set([...c.nodes.map((n) => n.id), ...c.origins])];

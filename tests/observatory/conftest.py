@@ -1,0 +1,75 @@
+"""Fixtures for the observatory's browser tests: Debian's Chromium driven by Playwright (the
+page tests' kit, tests/browser/pagekit.py), and five real nodes with an admin token, so the
+page may break them. The tests skip without a browser unless GOSSIP_REQUIRE_BROWSER=1."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+from pagekit import ARGS, CHROMIUM, OUTPUT, WAIT_S, browser_problem
+
+from lab.cluster import LocalCluster
+
+#: The observatory's ports (7750-7759); the acceptance checks use 7700-7710.
+BASE_PORT = 7750
+TOKEN = "observatory-secret"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    problem = browser_problem()
+    if problem:
+        if os.environ.get("GOSSIP_REQUIRE_BROWSER", "") not in ("", "0"):
+            pytest.fail(f"GOSSIP_REQUIRE_BROWSER is set but the browser is unusable: {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_S * 1000)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(browser: Any) -> Iterator[LocalCluster]:
+    """Five nodes that keep their favourites until told, with an admin token."""
+    env = {"GOSSIP_RESAMPLE_SECONDS": "0", "GOSSIP_ADMIN_TOKEN": TOKEN}
+    logs = OUTPUT / "observatory-logs"
+    with LocalCluster(5, base_port=BASE_PORT, env=env, log_dir=logs) as c:
+        c.wait_ready(60)
+        c.wait_converged(60)
+        yield c
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Opens a node's page in a fresh context and waits until the observatory has drawn
+    the cluster. Any JavaScript error fails the test."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_(port: int, width: int = 1280, height: int = 900) -> Any:
+        from playwright.sync_api import expect
+
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(f"{port}: {e}"))
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("#graph g.node").first).to_be_visible()
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors: {errors}"
