@@ -68,13 +68,16 @@ def merge_updates(
     out = []
     n = len(reports)
     for uuid, by_node in records.items():
+        arrivals = [a["t"] for a in by_node.values() if a["t"] is not None]
+        if not arrivals:  # only late copies of an update no node recorded arriving
+            continue
         first = next(iter(by_node.values()))
         origin, version = first["origin"], first["version"]
         own = by_node.get(origin)
         sent = [a["sent_at"] for a in by_node.values() if a.get("sent_at") is not None]
         sent_at = own["sent_at"] if own and own.get("sent_at") is not None else None
-        if sent_at is None and sent:
-            sent_at = statistics.median(sent)
+        if sent_at is None:  # the origin's send time as the others worked it out
+            sent_at = statistics.median(sent) if sent else min(arrivals)
         movie = next((a["movie"] for a in by_node.values() if a.get("movie")), None)
         nodes: dict[str, dict[str, Any]] = {}
         pending, overtaken = [], []
@@ -87,7 +90,7 @@ def merge_updates(
                     "parent": a["sender"] if a["t"] is not None else None,
                     "hops": a["hops"] if a["t"] is not None else None,
                     "t": a["t"],
-                    "delay_s": None if a["t"] is None or sent_at is None else a["t"] - sent_at,
+                    "delay_s": None if a["t"] is None else a["t"] - sent_at,
                     "via": a["via"] if a["t"] is not None else None,
                     "dups": a["dups"],
                     "stale": a["stale"],
@@ -121,16 +124,10 @@ def merge_updates(
                 "redundant": copies - sum(1 for v in reached if v["via"] != "local"),
                 "ideal_copies": max(n - 1, 0),
                 "ideal_depth": ideal_depth(n, fanout),
-                "spread_s": (
-                    max(v["delay_s"] for v in reached if v["delay_s"] is not None)
-                    if done
-                    and sent_at is not None
-                    and any(v["delay_s"] is not None for v in reached)
-                    else None
-                ),
+                "spread_s": max(v["delay_s"] for v in reached) if done else None,
             }
         )
-    out.sort(key=lambda u: -(u["sent_at"] or 0.0))
+    out.sort(key=lambda u: -u["sent_at"])
     return out[:limit]
 
 

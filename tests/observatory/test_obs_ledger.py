@@ -218,3 +218,13 @@ def test_the_model_is_serfs_logistic_curve() -> None:
     assert serf_fraction(0.4, 30, 3, 0.2, loss=0.5) < expected
     assert serf_fraction(100.0, 30, 3, 0.2) == pytest.approx(1.0)
     assert [ideal_depth(n, 3) for n in (1, 2, 4, 5, 13, 14, 40, 41)] == [0, 1, 1, 2, 2, 3, 3, 4]
+
+
+def test_the_model_agrees_with_the_benchmarks_model() -> None:
+    from lab.bench.models import serf_fraction as bench_fraction
+
+    for n, fanout, loss, t in [(5, 3, 0.0, 0.02), (100, 3, 0.2, 0.1), (1000, 2, 0.5, 0.3)]:
+        period = 0.01
+        assert serf_fraction(t, n, fanout, period, loss) == pytest.approx(
+            bench_fraction(n, fanout, loss, t / period)
+        )

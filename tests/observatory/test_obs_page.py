@@ -8,6 +8,7 @@ on one node shows on the timeline. Each view is saved as test-output/obs-*.png."
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
@@ -19,6 +20,7 @@ from conftest import BASE_PORT, TOKEN
 from pagekit import OUTPUT, WAIT_S
 
 from lab.cluster import LocalCluster, get_json
+from lab.record import SimRecorder
 from lab.record import main as record_main
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -389,3 +391,52 @@ def test_loss_set_on_one_node_shows_as_a_band_on_the_timeline(
     expect(page.locator("#graph .side-label")).to_have_count(0)
     assert time.monotonic() - started < WAIT_S
     shot(page, "faults")
+
+
+def test_the_page_merges_a_record_as_the_nodes_do(
+    cluster: LocalCluster, open_page: OpenPage
+) -> None:
+    """The replay's genealogy (replay.js) and the node's (node/genealogy.py), from one run."""
+    import random
+
+    from lab.sim import Link, Network, node_id
+    from node.core import Config
+    from node.genealogy import merge_updates
+
+    net = Network(Config(fanout=2, resample_s=0.0), seed=11, link=Link(jitter_s=0.02, loss=0.1))
+    rec = SimRecorder(net)
+    net.cluster(12)
+    net.run_until_converged(60)
+    rec.start()
+    rng = random.Random(11)
+    for k in range(5):
+        net.at(net.now + 0.3 + k * 0.7, functools.partial(net.publish, node_id(rng.randrange(12))))
+    net.run_for(8)
+    text = "\n".join(json.dumps(line) for line in rec.record())
+    reports = {
+        nid_: {**ledger.summary(net.now), "origins": ledger.state()["origins"]}
+        for nid_, ledger in rec.ledgers.items()
+    }
+    python = merge_updates(reports, 2)
+    page = open_page(cluster.ports[0])
+    js = page.evaluate(
+        "(text) => { const rp = window.GossipReplay.load(text, 'run');"
+        " return rp.view(rp.t1).updates; }",
+        text,
+    )
+    assert len(python) == len(js) == 5
+    fields = ("uuid", "origin", "version", "reached", "of", "depth", "copies", "redundant",
+              "ideal_copies", "ideal_depth")  # fmt: skip
+    for p, j in zip(python, js, strict=True):
+        assert {k: p[k] for k in fields} == {k: j[k] for k in fields}
+        for k in ("pending", "overtaken"):
+            assert sorted(p[k]) == sorted(j[k])
+        assert p["sent_at"] == pytest.approx(j["sent_at"])
+        assert p["spread_s"] == pytest.approx(j["spread_s"])
+        for node, v in p["nodes"].items():
+            w = j["nodes"][node]
+            assert (v["parent"], v["hops"], v["via"], v["dups"], v["stale"], v["senders"]) == (
+                w["parent"], w["hops"], w["via"], w["dups"], w["stale"], w["senders"]
+            )  # fmt: skip
+            assert v["delay_s"] == pytest.approx(w["delay_s"])
+        assert sorted(p["nodes"]) == sorted(j["nodes"])
