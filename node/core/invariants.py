@@ -37,7 +37,9 @@ class Invariants:
     ) -> None:
         """Checks `node` after a step that produced `events` and `sent` (drained by the caller)."""
         life = (node.id, node.generation)
-        applied = self._applied.setdefault(life, set())
+        applied = self._applied.get(life)
+        if applied is None:
+            applied = self._applied[life] = set()
         for event in events:
             if isinstance(event, Applied):
                 if event.uuid in applied:
@@ -51,10 +53,10 @@ class Invariants:
                 self._own[node.id] = event.version
         if len(applied) > 4 * node.config.seen_capacity:  # keep the checker's memory bounded
             applied.clear()
-        view = self._views.setdefault(life, {})
-        table = node.table
-        for origin in table:
-            version = table.version(origin)
+        view = self._views.get(life)
+        if view is None:
+            view = self._views[life] = {}
+        for origin, version in node.table.digest().items():  # every live entry's version
             if version < view.get(origin, -1):
                 _fail(node, f"view of {origin} went back from {view[origin]} to {version}")
             view[origin] = version
@@ -88,7 +90,7 @@ class Invariants:
             _fail(node, f"seen cache holds {len(node.seen)} > {cfg.seen_capacity}")
         if len(node.peers) > cfg.max_peers:
             _fail(node, f"{len(node.peers)} peers > {cfg.max_peers}")
-        held = len(node.table) + len(node.table.tombstones())
+        held = node.table.held()
         if held > cfg.max_origins:
             _fail(node, f"{held} origins and tombstones > {cfg.max_origins}")
 

@@ -38,11 +38,15 @@ class Transition(NamedTuple):
 class Roster:
     """An immutable list of node ids that many PeerSets share without copying."""
 
-    __slots__ = ("ids", "index")
+    __slots__ = ("ids", "index", "position")
 
     def __init__(self, ids: Sequence[str]) -> None:
         self.ids = tuple(ids)
         self.index = frozenset(self.ids)
+        if len(self.index) != len(self.ids):
+            raise ValueError("a roster lists each id once")
+        #: id -> its place in `ids`
+        self.position = {peer: i for i, peer in enumerate(self.ids)}
 
 
 _EMPTY = Roster(())
@@ -77,6 +81,8 @@ class PeerSet:
         # reaped id -> tombstone expiry; roster ids that were reaped stay here until revived
         self._removed: dict[str, float] = {}
         self._size = len(self._roster_set) - (self_id in self._roster_set)
+        # our own place in the roster (-1: not in it), so choosing can skip us by number
+        self._me_at = roster.position.get(self_id, -1)
 
     # --- membership ----------------------------------------------------------------
     def __contains__(self, peer: str) -> bool:
@@ -211,17 +217,33 @@ class PeerSet:
         nr = len(roster)
         n = nr + len(extra)
         chosen: list[str] = []
-        if n >= _SCAN_BELOW:
+        if n >= _SCAN_BELOW and not (dead or removed or exclude):
+            # The usual case: nobody is dead, removed or excluded. Draws are compared by
+            # position (ids are distinct), so a rejected draw touches no string.
             rand = rng.random
-            # usually nobody is dead, removed or excluded: then two tests per draw suffice
-            lean = not (dead or removed or exclude)
+            me_at = self._me_at
+            picked: list[int] = []
+            for _ in range(8 * k + 16):
+                i = int(rand() * n)
+                if i == me_at or i in picked:
+                    continue
+                picked.append(i)
+                if len(picked) == k:
+                    break
+            chosen = [roster[i] if i < nr else extra[i - nr] for i in picked]
+            if len(chosen) == k:
+                return chosen
+        elif n >= _SCAN_BELOW:
+            rand = rng.random
             for _ in range(8 * k + 16):
                 i = int(rand() * n)
                 peer = roster[i] if i < nr else extra[i - nr]
                 if (
                     peer == me
                     or peer in chosen
-                    or (not lean and (peer in dead or peer in exclude or peer in removed))
+                    or peer in dead
+                    or peer in exclude
+                    or peer in removed
                 ):
                     continue
                 chosen.append(peer)

@@ -110,5 +110,9 @@ class OriginTable:
         for origin in [o for o, (_, until) in self._tombstones.items() if until <= now]:
             del self._tombstones[origin]
 
+    def held(self) -> int:
+        """Entries plus tombstones: what `max_origins` bounds."""
+        return len(self._entries) + len(self._tombstones)
+
     def tombstones(self) -> dict[str, int]:
         return {o: v for o, (v, _) in self._tombstones.items()}
