@@ -137,6 +137,7 @@ class Network:
         self._seq = 0
         self._wake: dict[str, float] = {}
         self._group: dict[str, int] = {}  # node id -> partition side; absent = side 0
+        self._aliases: dict[str, str] = {}  # a name (like DNS) -> the node id it points at
         self._links: dict[tuple[str, str], Link] = {}
         self._listeners: list[Callable[[GossipNode, list[Event]], None]] = []
         self._roster: Roster | None = None
@@ -203,6 +204,10 @@ class Network:
         """A crashed node starts again under the same id, with empty state."""
         self.crash(nid)
         return self.add(nid, bootstrap=bootstrap, roster=self._roster)
+
+    def alias(self, name: str, nid: str) -> None:
+        """Requests to `name` reach node `nid` (a DNS name such as a compose service's)."""
+        self._aliases[name] = nid
 
     def partition(self, *groups: Iterable[str]) -> None:
         """Splits the cluster: nodes in different groups cannot reach each other. Nodes in
@@ -355,8 +360,9 @@ class Network:
         news = answer and type(request) is Send and bool(request.envelope.messages)
         if news:
             self.news_in_flight -= 1
-        target = self.nodes.get(request.to)
-        if target is None or (self._group and not self.reachable(src.id, request.to)):
+        to = self._aliases.get(request.to, request.to) if self._aliases else request.to
+        target = self.nodes.get(to)
+        if target is None or (self._group and not self.reachable(src.id, to)):
             if answer:
                 self._push(sent_at + link.timeout_s, self._fail, (src, request))
             return

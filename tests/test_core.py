@@ -287,10 +287,12 @@ def test_a_departed_origin_is_reaped_and_late_gossip_does_not_resurrect_it() -> 
 
 def test_batched_push_converges_with_fewer_requests() -> None:
     def requests(cfg: Config) -> int:
-        net = Network(cfg, seed=13)
+        net = Network(cfg.with_(resample_s=0), seed=13)
         nodes = net.cluster(10)
+        for k in range(120):  # an update every half second for a minute, then quiet
+            net.at(net.now + 0.5 * k, lambda k=k: net.publish(nodes[k % 10].id) and None)
         net.run_for(60)
-        net.run_until_converged(3)
+        net.run_until_converged(5)
         return sum(n.stats.requests_sent for n in nodes)
 
     assert requests(FAST.with_(push_interval_s=0.5)) < requests(FAST)
@@ -342,3 +344,22 @@ def test_applied_events_tell_who_told_whom() -> None:
     for at, a in mine:  # in arrival order: a parent always arrived before its children
         assert a.sender in depth and a.hops == depth[a.sender] + 1
         depth[at] = a.hops
+
+
+def test_a_bootstrap_node_reborn_under_a_new_address_is_found_again() -> None:
+    # In Docker, a restarted bootstrap container may get a new IP: a new id behind the
+    # same bootstrap address. Peers that refresh from the address find it again.
+    cfg = FAST.with_(rebootstrap_s=5.0, reap_s=1000.0)
+    net = Network(cfg, seed=15, link=Link(timeout_s=0.5))
+    alias = "bootstrap:7000"
+    boot = net.add(node_id(0))
+    net.alias(alias, boot.id)
+    peers = [net.add(node_id(k), bootstrap=alias) for k in range(1, 4)]
+    net.run_until_converged(5)
+    net.crash(boot.id)
+    reborn = net.add("10.0.9.9:7000")  # the same service, another address, no memory
+    net.alias(alias, reborn.id)
+    net.run_for(2 * cfg.rebootstrap_s)
+    live = [reborn, *peers]
+    assert converged(live)
+    assert all(reborn.id in p.peers for p in peers)

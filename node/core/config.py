@@ -79,6 +79,10 @@ class Config:
     #: First wait before retrying a failed bootstrap; doubles up to `bootstrap_backoff_max_s`.
     bootstrap_backoff_s: float = 0.5
     bootstrap_backoff_max_s: float = 10.0
+    #: Once joined, the bootstrap address is asked for its peer list again this often (0:
+    #: never). A bootstrap node that came back under a new address (a new container IP)
+    #: is found again this way; otherwise nobody would know its new id.
+    rebootstrap_s: float = 30.0
 
     # --- bounds (memory must not grow with uptime or with what peers send) ----------
     #: UUIDs remembered for dedup; the oldest is evicted first.
@@ -111,7 +115,14 @@ class Config:
             _check(name, getattr(self, name), int, lo=1)
         _check("ttl", self.ttl, int, lo=0)
         _check("peer_sample", self.peer_sample, int, lo=0)
-        non_negative = ("push_interval_s", "resample_s", "dead_after_s", "tombstone_s", "reap_s")
+        non_negative = (
+            "rebootstrap_s",
+            "push_interval_s",
+            "resample_s",
+            "dead_after_s",
+            "tombstone_s",
+            "reap_s",
+        )
         for name in non_negative:
             _check(name, getattr(self, name), float, lo=0.0)
         for name in ("sync_s", "dead_retry_s", "bootstrap_backoff_s", "bootstrap_backoff_max_s"):

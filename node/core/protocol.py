@@ -17,7 +17,8 @@ peers with their health (`PeerSet`). News moves three ways:
    healed partitions, late joiners, restarted nodes. Repaired news is forwarded like pushed
    news (its TTL permitting), so a healed side spreads it further at push speed.
 3. Bootstrap. A node given a bootstrap address fetches its peer list (retrying with backoff
-   while it is down), then runs anti-entropy with it at once.
+   while it is down), then runs anti-entropy with it at once; it asks again every
+   `rebootstrap_s`, so a bootstrap node reborn under a new address is found again.
 
 Versions rise for the node's whole life, restarts included: a node's first version, its
 generation, is its start time in microsecond-sized ticks, and each new favourite adds one
@@ -159,11 +160,7 @@ class GossipNode:
         """Runs every timer that is due: bootstrap, re-sampling, anti-entropy, batched push,
         probes of dead peers, reaping."""
         cfg = self.config
-        if (
-            not self.bootstrapped
-            and not self._bootstrap_in_flight
-            and now >= self.next_bootstrap_at
-        ):
+        if self._bootstrap_due(now):
             assert self.bootstrap is not None
             self._bootstrap_in_flight = True
             self._outbox.append(FetchPeers(self.bootstrap))
@@ -185,9 +182,14 @@ class GossipNode:
         wake = min(self.next_sync_at, self.next_resample_at)
         if self._pending:
             wake = min(wake, self.next_push_at)
-        if not self.bootstrapped and not self._bootstrap_in_flight:
+        if self.bootstrap is not None and not self._bootstrap_in_flight:
             wake = min(wake, self.next_bootstrap_at)
         return wake
+
+    def _bootstrap_due(self, now: float) -> bool:
+        if self.bootstrap is None or self._bootstrap_in_flight or now < self.next_bootstrap_at:
+            return False
+        return not self.bootstrapped or self.config.rebootstrap_s > 0
 
     def publish(self, now: float, movie: str | None = None) -> Message:
         """Picks a new favourite (or takes `movie`), bumps the version and pushes the news."""
@@ -220,7 +222,7 @@ class GossipNode:
         sender = envelope.sender
         if sender is not None:
             self._note(self.peers.heard_from(sender, now))
-            self._joined(sender)
+            self._joined(sender, now)
         for peer in envelope.peers:
             self._note(self.peers.add(peer, now))
         if envelope.messages:  # (a sync request carries none)
@@ -240,7 +242,7 @@ class GossipNode:
         """Our `request` succeeded with `reply`."""
         peer = request.to
         self._note(self.peers.ok(peer, now))
-        self._joined(peer)
+        self._joined(peer, now)
         for other in reply.peers:
             self._note(self.peers.add(other, now))
         if reply.messages:
@@ -251,11 +253,12 @@ class GossipNode:
                 self._send(peer, wanted[: self.config.max_batch], "repair")
 
     def on_peers(self, now: float, request: FetchPeers, listing: PeerListing) -> None:
-        """The peer list we asked for (bootstrap)."""
+        """The peer list we asked for (bootstrap, or a later refresh)."""
         self._bootstrap_in_flight = False
+        self.next_bootstrap_at = self._next_rebootstrap(now)
         for other in (listing.self_id, *listing.peers):
             self._note(self.peers.add(other, now))
-        self._joined(request.to)
+        self._joined(request.to, now)
         # anti-entropy with the node that answered, at once: we learn everything it knows
         # and it learns our news, instead of waiting for the next round.
         if listing.self_id != self.id:
@@ -266,7 +269,8 @@ class GossipNode:
         self.stats.requests_failed += 1
         if isinstance(request, FetchPeers):
             self._bootstrap_in_flight = False
-            if self.bootstrapped:
+            if self.bootstrapped:  # a refresh failed: try again at the next one
+                self.next_bootstrap_at = self._next_rebootstrap(now)
                 return
             wait = self._bootstrap_wait
             self._bootstrap_wait = min(wait * 2, self.config.bootstrap_backoff_max_s)
@@ -450,11 +454,16 @@ class GossipNode:
         self.table.expire_tombstones(now)
         self.peers.expire_tombstones(now)
 
-    def _joined(self, via: str) -> None:
+    def _next_rebootstrap(self, now: float) -> float:
+        every = self.config.rebootstrap_s
+        return now + every if every > 0 else float("inf")
+
+    def _joined(self, via: str, now: float) -> None:
         """Any exchange with a peer counts as joining: a restarted node whose bootstrap
         node is gone still joins when the others probe it."""
         if not self.bootstrapped:
             self.bootstrapped = True
+            self.next_bootstrap_at = max(self.next_bootstrap_at, self._next_rebootstrap(now))
             self._events.append(Bootstrapped(via, len(self.peers)))
 
     def _note(self, change: Transition | None) -> None:
