@@ -7,3 +7,8 @@ node process against a bare aiohttp handler) and `memory` (a million messages th
 node). `lab.bench.__main__` runs them, prints the tables and writes JSON and PNG plots into
 `results/`. `models` holds the reference formulas printed beside the measurements.
 """
+
+__all__ = ["BENCHMARKS_NAMES"]
+
+#: The benchmarks in the order `python -m lab.bench` runs them.
+BENCHMARKS_NAMES = ("convergence", "glomers", "processes", "throughput", "memory")

@@ -1,0 +1,130 @@
+"""`python -m lab.bench`: run the benchmarks, print their tables, write results.
+
+Writes `<name>.json` and PNG plots per benchmark, and `summary.md` (every table, the aims,
+the machine and the date) into `--out`: `results/` for a full run, `results/quick/` for a
+`--quick` one (a CI smoke run of a couple of minutes whose figures are not the real ones).
+Progress goes to stderr; the exit status is 0 when every benchmark ran (an aim missed is a
+finding, not an error), 1 when one failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lab.bench import convergence, glomers, memory, processes, throughput
+from lab.bench.report import Result, machine, write_json
+
+__all__ = ["BENCHMARKS", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _convergence(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    return convergence.run_benchmark(quick, out, jobs, say)
+
+
+def _glomers(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    return glomers.run_benchmark(quick, out, jobs, say)
+
+
+def _processes(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    return processes.run_benchmark(quick, out, say)
+
+
+def _throughput(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    return throughput.run_benchmark(quick, out, say)
+
+
+def _memory(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    return memory.run_benchmark(quick, out, say)
+
+
+BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]] = {
+    "convergence": _convergence,
+    "glomers": _glomers,
+    "processes": _processes,
+    "throughput": _throughput,
+    "memory": _memory,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m lab.bench",
+        description="Run Gossip Lab's benchmarks: convergence against size and the Gossip "
+        "Glomers workload (simulated), real processes, one node's throughput, memory.",
+    )
+    p.add_argument("--quick", action="store_true", help="a CI smoke run (a couple of minutes)")
+    p.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help="comma-separated benchmarks to run (default: all: %(default)s)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="results folder")
+    p.add_argument("--jobs", type=int, default=1, help="processes for the simulated benchmarks")
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    out = args.out or (ROOT / "results" / "quick" if args.quick else ROOT / "results")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    where = machine()
+    say(f"benchmarks: {', '.join(names)} ({'quick' if args.quick else 'full'}) -> {out}")
+    failed = []
+    for name in names:
+        say(f"== {name}")
+        started = time.perf_counter()
+        try:
+            result = BENCHMARKS[name](args.quick, out, args.jobs, say)
+        except Exception:
+            failed.append(name)
+            say(f"{name} failed:\n{traceback.format_exc()}")
+            continue
+        took = time.perf_counter() - started
+        payload = {
+            **result.to_json(),
+            "quick": args.quick,
+            "seconds": round(took, 1),
+            "machine": {**where, "load_average_end": machine()["load_average"]},
+        }
+        write_json(out, name, payload)
+        m = payload["machine"]
+        (out / f"{name}.md").write_text(
+            result.markdown()
+            + f"\n\n_{'Quick (CI smoke) run' if args.quick else 'Measured'} {m['date']} on "
+            f"{m['cpu']} ({m['cores']} cores), Python {m['python']}, aiohttp {m['aiohttp']}; "
+            f"load average {m['load_average']} at the start, {m['load_average_end']} at the "
+            f"end; {took:.0f} s._\n"
+        )
+        print(result.text(), flush=True)
+        print(f"({name}: {took:.0f} s; {out / (name + '.json')})\n", flush=True)
+    parts = [
+        "# Gossip Lab benchmark results",
+        "",
+        f"Written by `python -m lab.bench{' --quick' if args.quick else ''}`; each section "
+        "says when and where it was measured. JSON beside each section has every run.",
+    ]
+    parts += [
+        "\n" + (out / f"{n}.md").read_text() for n in BENCHMARKS if (out / f"{n}.md").exists()
+    ]
+    (out / "summary.md").write_text("\n".join(parts))
+    (out / "machine.json").write_text(json.dumps(where, indent=1) + "\n")
+    if failed:
+        say(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
