@@ -311,7 +311,7 @@ def parser() -> argparse.ArgumentParser:
     a("--nodes", type=_int(2), default=d.nodes, help="cluster size (default %(default)s)")
     a("--fanout", type=_int(1), default=d.fanout, help="peers per push (default %(default)s)")
     a("--ttl", type=_int(0), default=d.ttl, help="hops news may travel (default %(default)s)")
-    a("--latency-ms", type=_num(0), default=d.latency_ms, help="one-way link latency")
+    a("--latency-ms", type=_num(0), default=d.latency_ms, help="one-way link latency (default 100)")
     a("--jitter-ms", type=_num(0), default=d.jitter_ms, help="extra random delay per message")
     a("--jitter", choices=("uniform", "exponential"), default=d.jitter, help="its distribution")
     a("--loss", type=_prob, default=d.loss, help="chance a request or reply is lost")
@@ -351,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check=not args.no_check,
         curve=args.curve,
     )
+    if x.period_s <= 0:
+        print("lab.simulate: with --latency-ms 0, give --period-ms", file=sys.stderr)
+        return 2
     try:
         x.config()
         x.link()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="results folder")
     p.add_argument("--jobs", type=int, default=1, help="processes for the simulated benchmarks")
     args = p.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so node processes a benchmark started are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
