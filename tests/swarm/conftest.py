@@ -1,0 +1,68 @@
+"""Fixtures for the Swarm stack: a one-host swarm (made here, and left at the end, only if
+the engine was not in one), the node image built once, and stacks that are always removed
+(helpers in swarmlab.py).
+
+Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
+(.ci/run sets it), which makes a missing engine a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from swarmlab import Stack, docker_required, engine_problem, run, swarm_state
+
+
+@pytest.fixture(scope="session")
+def swarm_engine() -> None:
+    problem = engine_problem()
+    if problem:
+        if docker_required():
+            pytest.fail(f"GOSSIP_REQUIRE_DOCKER is set but Docker is unusable: {problem}")
+        pytest.skip(f"Docker is unusable here: {problem}")
+
+
+@pytest.fixture(scope="session")
+def swarm(swarm_engine: None) -> Iterator[None]:
+    """A swarm to deploy to: this engine's, or a one-host swarm made for the tests (loopback
+    is enough to advertise when there is one host) and left again at the end."""
+    state = swarm_state()
+    created = state == "inactive"
+    if created:
+        run("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
+    elif state != "active":
+        pytest.fail(f"this engine's swarm is {state!r}: neither active nor inactive")
+    yield
+    if created:
+        run("docker", "swarm", "leave", "--force", check=False)
+
+
+@pytest.fixture(scope="session")
+def stack_image(swarm_engine: None) -> Iterator[str]:
+    """Builds the node image once, under a tag of its own (stack deploy cannot build); the
+    base image comes from PYTHON_IMAGE when set. Removed at the end."""
+    tag = f"swarmtest-{uuid.uuid4().hex[:8]}"
+    image = f"gossip-lab/node:{tag}"
+    base = os.environ.get("PYTHON_IMAGE")
+    args = ["--build-arg", f"PYTHON_IMAGE={base}"] if base else []
+    run("docker", "build", "-q", *args, "-t", image, ".", timeout=900)
+    yield tag
+    run("docker", "image", "rm", "-f", image, check=False)
+
+
+@pytest.fixture
+def make_stack(swarm: None, stack_image: str) -> Iterator[Callable[..., Stack]]:
+    """Makes stacks that are always removed when the test ends."""
+    stacks: list[Stack] = []
+
+    def make(env: dict[str, str] | None = None) -> Stack:
+        stack = Stack(stack_image, env=env)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.remove()
