@@ -1116,7 +1116,7 @@
     }
     O.rt = Math.min(t, rp.t1);
     if (O.rt >= rp.t1) O.playing = false;
-    renderAll(false);
+    renderAll(!O.playing); // the last frame in full
     requestAnimationFrame(tick);
   }
   async function fetchRecord(query, name) {
@@ -1166,7 +1166,11 @@
     renderFaults(v);
     if (O.mode === "replay") {
       renderPlayer();
-      if (window.GossipPage) window.GossipPage.showReplay(O.replay.cluster(O.rt), `Replay at ${fmtClock(O.rt)}`);
+      // the matrix is the heaviest drawing (nodes x origins): a few times a second at most
+      if (window.GossipPage && (force || now - (O.lastMatrix || 0) > 400)) {
+        O.lastMatrix = now;
+        window.GossipPage.showReplay(O.replay.cluster(O.rt), `Replay at ${fmtClock(O.rt)}`);
+      }
     }
   }
 

@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+from obskit import BASE_PORT, TOKEN
 from pagekit import ARGS, CHROMIUM, OUTPUT, WAIT_S, browser_problem
 
 from lab.cluster import LocalCluster
-
-#: The observatory's ports (7750-7759); the acceptance checks use 7700-7710.
-BASE_PORT = 7750
-TOKEN = "observatory-secret"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import BASE_PORT, TOKEN
+from obskit import BASE_PORT, TOKEN
 from pagekit import OUTPUT, WAIT_S
 
 from lab.cluster import LocalCluster, get_json
