@@ -98,6 +98,7 @@ class Stack:
     def __init__(self, tag: str, name: str | None = None, env: dict[str, str] | None = None):
         self.name = name or f"gossipswarm-{uuid.uuid4().hex[:8]}"
         self.prometheus_port = free_port()
+        self.deployed_at = time.monotonic()
         self.env = {
             **os.environ,
             "GOSSIP_LAB_TAG": tag,
@@ -117,6 +118,7 @@ class Stack:
 
     def deploy(self) -> None:
         """Deploys with the images already on this host (stack deploy cannot build)."""
+        self.deployed_at = time.monotonic()
         self.docker("stack", "deploy", "--resolve-image", "never", "-c", str(STACK_FILE), self.name)
 
     def remove(self, timeout: float = 300.0) -> None:

@@ -35,7 +35,8 @@ def test_nodes_run_the_compose_image_with_its_settings(stack: dict[str, Any]) ->
     for name in NODES:
         svc = stack["services"][name]
         assert "build" not in svc, "stack deploy cannot build"
-        assert svc["image"] == compose[name]["image"] == "gossip-lab/node:${GOSSIP_LAB_TAG:-latest}"
+        assert compose[name]["image"] == "gossip-lab/node:${GOSSIP_LAB_TAG:-latest}"
+        assert svc["image"] == "${LAB_REGISTRY:-}" + compose[name]["image"]
         assert svc["init"] is True
         assert svc["stop_grace_period"] == compose[name]["stop_grace_period"]
         # The same GOSSIP_* pass-throughs from the shell; only the bootstrap addresses differ.
