@@ -67,17 +67,23 @@ def wait_converged(target: Target, expected: int, timeout_s: float) -> float | N
 class LocalTarget:
     """Node processes on loopback, started and stopped here."""
 
-    def __init__(self, n: int, base_port: int, log_dir: Path | None, sync_s: float) -> None:
+    def __init__(
+        self, n: int, base_port: int, log_dir: Path | None, sync_s: float, resample_s: float = 5.0
+    ) -> None:
         env = {
             "GOSSIP_ADMIN_TOKEN": TOKEN,
-            "GOSSIP_RESAMPLE_SECONDS": "2",
+            "GOSSIP_RESAMPLE_SECONDS": str(resample_s),
             "GOSSIP_SYNC_SECONDS": str(sync_s),
         }
         self.cluster = LocalCluster(n, base_port=base_port, env=env, log_dir=log_dir)
 
     def __enter__(self) -> LocalTarget:
-        self.cluster.start_all()
-        self.cluster.wait_ready(60)
+        try:
+            self.cluster.start_all()
+            self.cluster.wait_ready(60)
+        except BaseException:
+            self.cluster.stop_all()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -355,6 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1.0,
         help="anti-entropy period of local nodes (bounds are in periods)",
     )
+    parser.add_argument(
+        "--resample-seconds",
+        type=float,
+        default=5.0,
+        help="how often local nodes pick a new favourite (default 5)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", type=Path, default=None, help="keep local nodes' logs here")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
@@ -375,7 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if args.local < 3:
             parser.error("--local needs at least 3 nodes")
-        with LocalTarget(args.local, args.base_port, args.log_dir, args.sync_seconds) as target:
+        with LocalTarget(
+            args.local, args.base_port, args.log_dir, args.sync_seconds, args.resample_seconds
+        ) as target:
             results = run(target, names, args.seed, args.hold, args.sync_seconds, say)
     for r in results:
         if args.json:

@@ -13,6 +13,7 @@ them all cleanly on Ctrl-C (SIGTERM, then SIGKILL after a grace period).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -37,6 +38,16 @@ def get_json(url: str, timeout: float = 2.0) -> Any:
     """GET url and decode JSON; raises OSError or ValueError."""
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read())
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it dies, so a
+    killed test run or benchmark leaves no orphaned nodes holding their ports (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class LocalCluster:
@@ -98,6 +109,7 @@ class LocalCluster:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.procs[port] = proc
         return proc

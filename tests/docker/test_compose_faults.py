@@ -47,7 +47,7 @@ def test_bad_setting_exits_naming_the_variable(make_lab: Callable[..., Lab]) -> 
         return info if done else None
 
     # on-failure:3 restarts it 3 times (Docker backs off 0.1 s, 0.2 s, 0.4 s), then stops.
-    info = wait_until(gave_up, 60, "the container exits for good after 3 restarts")
+    info = wait_until(gave_up, 180, "the container exits for good after 3 restarts")
     assert info["State"]["ExitCode"] == 2  # type: ignore[index]
     messages = [line for line in lab.logs(node) if "bad setting" in line]
     assert len(messages) == 4, messages
