@@ -136,15 +136,18 @@ def test_above_info_nothing_is_tallied() -> None:
     assert out.getvalue() == ""
 
 
-def test_a_ttl_drop_is_an_info_line() -> None:
+def test_a_ttl_drop_is_the_arrival_line_with_ttl_0_and_no_second_info_line() -> None:
     out = io.StringIO()
     log = make_logger(NODE, stream=out)
     log_event(log, applied(ttl=0))
     log_event(log, TtlDropped(UUID, ORIGIN, 7, ORIGIN))
-    assert [(r["event"], r["level"]) for r in lines(out)] == [
-        ("update_applied", "info"),
-        ("ttl_drop", "info"),
+    assert [(r["event"], r["level"], r["ttl"]) for r in lines(out)] == [
+        ("update_applied", "info", 0)
     ]
+    debug = io.StringIO()
+    log = make_logger(NODE, level="debug", stream=debug)
+    log_event(log, TtlDropped(UUID, ORIGIN, 7, ORIGIN))
+    assert [(r["event"], r["level"]) for r in lines(debug)] == [("ttl_drop", "debug")]
 
 
 def test_the_catalogue_matches_the_readme() -> None:
