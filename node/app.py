@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -122,7 +122,7 @@ class Runtime:
 
     def reply(self, data: Any) -> web.Response:
         """A JSON reply, signed when keys are set."""
-        body = json.dumps(data).encode()
+        body = orjson.dumps(data)
         headers = {"Content-Type": "application/json"}
         if self.keys is not None:
             headers.update(self.keys.headers("reply", body, self.clock()))

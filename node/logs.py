@@ -32,6 +32,7 @@ stop writes it before `node_stopping`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -253,7 +254,10 @@ class NodeLogger:
 
 def _orjson_dumps(obj: Any, **_: Any) -> str:
     # A third of a line's cost with the stdlib encoder; non-JSON values become strings.
-    return orjson.dumps(obj, default=str).decode()
+    try:
+        return orjson.dumps(obj, default=str).decode()
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate: the stdlib escapes it
+        return json.dumps(obj, default=str)
 
 
 _second: list[Any] = [-1, ""]  # the last whole second and its "YYYY-MM-DDTHH:MM:SS" text

@@ -13,13 +13,13 @@ tasks.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import orjson
 
 from node.core import (
     Config,
@@ -52,12 +52,14 @@ MAX_REPLY_BYTES = 8 << 20
 
 
 def decode_json(body: bytes) -> Any:
-    """JSON from bytes, refusing NaN and Infinity (not JSON, whatever Python allows)."""
-    return json.loads(body, parse_constant=_no_constant)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    """JSON from bytes, strictly: NaN, Infinity, invalid UTF-8 and lone surrogates are
+    refused (ValueError), and so is nesting past 1,024 levels (RecursionError)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        if str(e).startswith("depth limit"):
+            raise RecursionError(str(e)) from None
+        raise ValueError(str(e)) from None
 
 
 def parse_listing(obj: Any, config: Config) -> PeerListing:
@@ -132,7 +134,7 @@ class Transport:
             if plan.delay_s:
                 await asyncio.sleep(plan.delay_s)
             if isinstance(request, Send):
-                body = json.dumps(envelope_to_wire(request.envelope)).encode()
+                body = orjson.dumps(envelope_to_wire(request.envelope))
                 for _ in range(plan.copies - 1):  # the duplicate's reply is ignored
                     await self._exchange("POST", request.to, "/gossip/", body)
                 reply = await self._exchange("POST", request.to, "/gossip/", body)

@@ -108,6 +108,8 @@ BAD_BODIES: list[tuple[bytes, int, str]] = [
     (b"", 400, "malformed_json"),
     (b"\xff\xfe", 400, "malformed_json"),
     (b'{"uuid": NaN}', 400, "malformed_json"),
+    (b'{"uuid": Infinity}', 400, "malformed_json"),
+    (json.dumps({**GOOD, "payload": {"movie": "\ud800"}}).encode(), 400, "malformed_json"),
     (json.dumps({**GOOD, "version": "x"}).encode(), 400, "bad_version"),
     (json.dumps({**GOOD, "version": 2**70}).encode(), 400, "bad_version"),
     (json.dumps({**GOOD, "ttl": -1}).encode(), 400, "bad_ttl"),

@@ -147,3 +147,12 @@ def test_addresses_from_flags(text: str, expected: str) -> None:
 def test_bad_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_address(text)
+
+
+def test_a_payload_nested_to_the_decoders_limit_is_refused_not_a_crash() -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(5000):
+        deep = {"a": deep}
+    with pytest.raises(InvalidMessage) as e:
+        parse_envelope(with_(payload=deep), CFG)
+    assert e.value.reason == "bad_payload"

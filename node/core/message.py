@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any, NamedTuple
 
 from node.core.config import MAX_VERSION, Config
@@ -246,7 +247,10 @@ def _encoded_size(payload: dict[str, Any]) -> int:
         movie = payload.get("movie")
         if type(movie) is str:
             return 11 + len(_encode_string(movie))
-    return len(_PAYLOAD_ENCODER.encode(payload))
+    try:
+        return len(_PAYLOAD_ENCODER.encode(payload))
+    except RecursionError:  # nested near the decoder's own limit: far too big anyway
+        return sys.maxsize
 
 
 def _digest(obj: object, config: Config) -> dict[str, int]:
