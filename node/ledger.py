@@ -27,7 +27,7 @@ import collections
 import copy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from node.core import (
     Applied,
@@ -41,6 +41,7 @@ from node.core import (
     Stale,
     TtlDropped,
 )
+from node.core.table import Entry
 
 __all__ = [
     "Ledger",
@@ -186,6 +187,50 @@ def merge_records(
 
 
 # --- the genealogy ring ----------------------------------------------------------------
+class _Snapshot(NamedTuple):
+    """A checkpoint as taken: copies of what the node knows (its table's entries are
+    immutable), written out as a `snapshot` line only when the record is read. Taking one
+    costs a dict copy, not a line per origin: a node takes one every `CHECKPOINT_EVERY`
+    lines, which under a flood of new origins is often."""
+
+    movie: str | None
+    version: int
+    generation: int
+    entries: dict[str, Entry]
+    peers: dict[str, str]
+    faults: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        origins = {}
+        for origin in sorted(self.entries):
+            entry = self.entries[origin]
+            m = entry.message
+            origins[origin] = {
+                "version": m.version,
+                "movie": m.movie,
+                "uuid": m.uuid,
+                "learned_at": entry.learned_at,
+                "sent_at": m.sent_at,
+                "sender": entry.sender,
+                "hops": m.hops,
+                "via": entry.via,
+            }
+        return {
+            "up": True,
+            "movie": self.movie,
+            "version": self.version,
+            "generation": self.generation,
+            "origins": origins,
+            "peers": dict(sorted(self.peers.items())),
+            "faults": dict(self.faults),
+        }
+
+
+#: What the record ring holds: a core event, a checkpoint, or a line of the ledger's own
+#: (node started or stopped, faults set) as a dict; each becomes a line when read.
+_Item = Event | _Snapshot | dict[str, Any]
+
+
 @dataclass(slots=True)
 class Arrival:
     """One update as this node saw it: its first arrival (None if it never applied it,
@@ -254,9 +299,7 @@ class Ledger:
         self.checkpoint_s = checkpoint_s
         self.checkpoint_every = checkpoint_every
         #: (t, line) with the line's dict built lazily: a core event or a dict.
-        self.ring: collections.deque[tuple[float, Event | dict[str, Any]]] = collections.deque(
-            maxlen=ring_lines
-        )
+        self.ring: collections.deque[tuple[float, _Item]] = collections.deque(maxlen=ring_lines)
         self.updates: collections.OrderedDict[str, Arrival] = collections.OrderedDict()
         self.fault_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=FAULT_LOG)
         #: Called with every new record line (a `GET /record?follow=1` stream listens here).
@@ -302,38 +345,26 @@ class Ledger:
             return
         self._last_checkpoint_t = t
         self._since_checkpoint = 0
-        self._add(t, {"kind": "snapshot", **self.state()})
+        self._add(t, self._snapshot())
+
+    def _snapshot(self) -> _Snapshot | dict[str, Any]:
+        node = self.node
+        if node is None:
+            return {**empty_state(), "faults": dict(self.faults)}
+        return _Snapshot(
+            node.movie,
+            node.version,
+            node.generation,
+            node.table.entries(),
+            {p: node.peers.state(p) for p in node.peers},
+            dict(self.faults),
+        )
 
     # --- outputs -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """What the node knows now, in the snapshot line's shape (without t, node, kind)."""
-        node = self.node
-        if node is None:
-            return {**empty_state(), "faults": dict(self.faults)}
-        origins = {}
-        for origin in sorted(node.table):
-            entry = node.table.get(origin)
-            assert entry is not None
-            m = entry.message
-            origins[origin] = {
-                "version": m.version,
-                "movie": m.movie,
-                "uuid": m.uuid,
-                "learned_at": entry.learned_at,
-                "sent_at": m.sent_at,
-                "sender": entry.sender,
-                "hops": m.hops,
-                "via": entry.via,
-            }
-        return {
-            "up": True,
-            "movie": node.movie,
-            "version": node.version,
-            "generation": node.generation,
-            "origins": origins,
-            "peers": {p: node.peers.state(p) for p in sorted(node.peers)},
-            "faults": dict(self.faults),
-        }
+        snap = self._snapshot()
+        return snap.to_json() if isinstance(snap, _Snapshot) else snap
 
     def lines(self) -> Iterator[dict[str, Any]]:
         """Every line of the ring, oldest first."""
@@ -346,11 +377,7 @@ class Ledger:
         `end`, a last `snapshot` (marked `"end": true`) of what the node knows at `end`.
         Where the ring no longer reaches back to `since`, it starts at its oldest checkpoint."""
         entries = list(self.ring)
-        checkpoints = [
-            i
-            for i, (_, item) in enumerate(entries)
-            if isinstance(item, dict) and item["kind"] == "snapshot"
-        ]
+        checkpoints = [i for i, (_, item) in enumerate(entries) if type(item) is _Snapshot]
         # the last checkpoint at or before `since`; else the oldest the ring holds
         before = [i for i in checkpoints if since is not None and entries[i][0] <= since]
         start = before[-1] if before else checkpoints[0] if checkpoints else len(entries)
@@ -387,7 +414,7 @@ class Ledger:
         }
 
     # --- the machinery -------------------------------------------------------------------
-    def _add(self, t: float, item: Event | dict[str, Any]) -> None:
+    def _add(self, t: float, item: _Item) -> None:
         self.ring.append((t, item))
         self._since_checkpoint += 1
         if self.taps:
@@ -395,7 +422,9 @@ class Ledger:
             for tap in list(self.taps):
                 tap(line)
 
-    def _line(self, t: float, item: Event | dict[str, Any]) -> dict[str, Any]:
+    def _line(self, t: float, item: _Item) -> dict[str, Any]:
+        if isinstance(item, _Snapshot):
+            return {"t": t, "node": self.id, "kind": "snapshot", **item.to_json()}
         if isinstance(item, dict):
             return {"t": t, "node": self.id, **item}
         line = event_line(t, self.id, item)

@@ -149,6 +149,7 @@ class NodeLogger:
     ) -> None:
         self._log = log
         self._tallying = _LEVELS[level] <= logging.INFO
+        self._debugging = _LEVELS[level] <= logging.DEBUG
         self._clock = clock
         self.window_s = window_s
         #: (uuid, origin, version) -> its copies, oldest window first (dicts keep insertion
@@ -158,6 +159,8 @@ class NodeLogger:
 
     # --- the logger's interface ---------------------------------------------------------
     def debug(self, event: str, **kw: Any) -> None:
+        if not self._debugging:  # the hot path's lines: not even the call below
+            return
         self._before(event)
         self._log.debug(event, **kw)
 

@@ -81,6 +81,10 @@ class OriginTable:
         self._entries[origin] = entry
         self._versions[origin] = entry.message.version
 
+    def entries(self) -> dict[str, Entry]:
+        """origin -> Entry of every live entry, a copy (entries themselves are immutable)."""
+        return dict(self._entries)
+
     def digest(self) -> dict[str, int]:
         """{origin: version} of every live entry (tombstones are not advertised)."""
         return dict(self._versions)
