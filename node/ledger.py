@@ -298,7 +298,7 @@ class Ledger:
         self.link_window_s = link_window_s
         self.checkpoint_s = checkpoint_s
         self.checkpoint_every = checkpoint_every
-        #: (t, line) with the line's dict built lazily: a core event or a dict.
+        #: (t, item): each line built only when read (see `_Item`).
         self.ring: collections.deque[tuple[float, _Item]] = collections.deque(maxlen=ring_lines)
         self.updates: collections.OrderedDict[str, Arrival] = collections.OrderedDict()
         self.fault_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=FAULT_LOG)
