@@ -23,7 +23,7 @@ from node.errors import Refusal
 from node.faults import EFFECTS, FaultLayer
 
 if TYPE_CHECKING:
-    from node.app import Runtime
+    from node.runtime import Runtime
 
 __all__ = ["setup_admin"]
 

@@ -39,7 +39,7 @@ from node.genealogy import summarize
 from node.ledger import FORMAT, FORMAT_VERSION, MAX_UPDATES, NO_FAULTS, Ledger, merge_records
 
 if TYPE_CHECKING:
-    from node.app import Runtime
+    from node.runtime import Runtime
 
 __all__ = ["Observatory", "OBSERVATORY", "setup_observatory"]
 

@@ -30,7 +30,7 @@ from node.core.message import is_address
 from node.feed import SSE_HEADERS, STATE_MAX_S, Feed, stream
 
 if TYPE_CHECKING:
-    from node.app import Runtime
+    from node.runtime import Runtime
 
 __all__ = ["setup_ui", "Ui", "UI", "STATIC_DIR"]
 
