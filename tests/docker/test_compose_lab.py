@@ -2,8 +2,9 @@
 without Grafana, which has no image here), checked through Prometheus's API.
 
 The tests below share one lab and run in order, like a user's session: 4 nodes converge;
-logs are JSON; scale to 5 peers; stop a peer and restart it; SIGKILL one; finally every
-dashboard and recording-rule expression must return data from what this lab went through.
+logs are JSON; scale to 5 peers; stop a peer and restart it; SIGKILL one; cut one off the
+network and reconnect it; finally every dashboard and recording-rule expression must return
+data from what this lab went through.
 """
 
 from __future__ import annotations
@@ -191,6 +192,35 @@ def test_killed_peer_is_suspect_then_dead(lab: Lab, prom: Prometheus) -> None:
     # A killed container is not restarted (docker kill is a deliberate stop); start it again.
     lab.run("docker", "start", victim)
     wait_until(lambda: converged_view(prom, 6), CONVERGE_S, "6 nodes converged after the kill")
+
+
+def test_a_peer_cut_off_the_network_is_marked_dead_and_heals(lab: Lab, prom: Prometheus) -> None:
+    """The README's partition from outside: `docker network disconnect`, then `connect
+    --alias peer` (without the alias, Prometheus would not find the peer again)."""
+    victim = peers(lab)[1]
+    victim_id = lab.node_id(victim)
+    others = [c for c in peers(lab) if c != victim] + [lab.containers("bootstrap")[0]["Name"]]
+    network = f"{lab.project}_gossip"
+
+    def deaths(container: str) -> int:
+        return sum(
+            1
+            for e in lab.events(container, "peer_state")
+            if e["peer"] == victim_id and e["new"] == "dead"
+        )
+
+    before = {c: deaths(c) for c in others}
+    lab.run("docker", "network", "disconnect", network, victim)
+    wait_until(
+        lambda: all(deaths(c) > before[c] for c in others),
+        CONVERGE_S,
+        f"every other node marks {victim_id} dead once it is cut off",
+        step=2,
+    )
+    lab.run("docker", "network", "connect", "--alias", "peer", network, victim)
+    assert lab.node_id(victim) == victim_id  # its address back: the same node
+    view = wait_until(lambda: converged_view(prom, 6), CONVERGE_S, "6 nodes converged after")
+    assert victim_id in view
 
 
 def test_every_dashboard_and_rule_expression_returns_data(lab: Lab, prom: Prometheus) -> None:
