@@ -201,26 +201,12 @@ class _Snapshot(NamedTuple):
     faults: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        origins = {}
-        for origin in sorted(self.entries):
-            entry = self.entries[origin]
-            m = entry.message
-            origins[origin] = {
-                "version": m.version,
-                "movie": m.movie,
-                "uuid": m.uuid,
-                "learned_at": entry.learned_at,
-                "sent_at": m.sent_at,
-                "sender": entry.sender,
-                "hops": m.hops,
-                "via": entry.via,
-            }
         return {
             "up": True,
             "movie": self.movie,
             "version": self.version,
             "generation": self.generation,
-            "origins": origins,
+            "origins": {o: self.entries[o].to_json() for o in sorted(self.entries)},
             "peers": dict(sorted(self.peers.items())),
             "faults": dict(self.faults),
         }
@@ -345,12 +331,9 @@ class Ledger:
             return
         self._last_checkpoint_t = t
         self._since_checkpoint = 0
-        self._add(t, self._snapshot())
+        self._add(t, self._snapshot(self.node))
 
-    def _snapshot(self) -> _Snapshot | dict[str, Any]:
-        node = self.node
-        if node is None:
-            return {**empty_state(), "faults": dict(self.faults)}
+    def _snapshot(self, node: GossipNode) -> _Snapshot:
         return _Snapshot(
             node.movie,
             node.version,
@@ -363,8 +346,9 @@ class Ledger:
     # --- outputs -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """What the node knows now, in the snapshot line's shape (without t, node, kind)."""
-        snap = self._snapshot()
-        return snap.to_json() if isinstance(snap, _Snapshot) else snap
+        if self.node is None:
+            return {**empty_state(), "faults": dict(self.faults)}
+        return self._snapshot(self.node).to_json()
 
     def lines(self) -> Iterator[dict[str, Any]]:
         """Every line of the ring, oldest first."""

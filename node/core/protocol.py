@@ -312,18 +312,7 @@ class GossipNode:
         for origin in sorted(self.table):
             entry = self.table.get(origin)
             assert entry is not None
-            m = entry.message
-            origins[origin] = {
-                "version": m.version,
-                "movie": m.movie,
-                "uuid": m.uuid,
-                "learned_at": entry.learned_at,
-                "age_s": round(now - entry.learned_at, 3),
-                "sent_at": m.sent_at,
-                "sender": entry.sender,
-                "hops": m.hops,
-                "via": entry.via,
-            }
+            origins[origin] = {**entry.to_json(), "age_s": round(now - entry.learned_at, 3)}
         peers = {}
         for peer in sorted(self.peers):
             info = self.peers.info(peer)
