@@ -105,14 +105,14 @@ async def gossip(request: web.Request) -> web.Response:
         retry = str(max(1, round(wait + 0.5)))
         raise Refusal(429, "rate_limited", "too many requests", headers={"Retry-After": retry})
     raw = await _read_body(request)
-    rt.check_signature(request, raw)
+    verified = rt.check_signature(request, raw)
     try:
         envelope = parse_envelope(_decode(raw), rt.node.config)
     except InvalidMessage as e:
         raise Refusal(400, e.reason, e.detail) from None
     if rt.transport.faults.blocks_incoming(envelope.sender):
         raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
-    reply = rt.node.receive(rt.clock(), envelope)
+    reply = rt.node.receive(rt.clock(), envelope, verified=verified)
     rt.pump()
     return rt.reply(envelope_to_wire(reply))
 

@@ -163,7 +163,7 @@ def apply_line(state: dict[str, Any], line: Mapping[str, Any]) -> None:
     elif kind == "origin_reaped":
         state["origins"].pop(line["origin"], None)
     elif kind == "peer_state":
-        if line["new"] == "reaped":
+        if line["new"] in ("reaped", "forgotten"):
             state["peers"].pop(line["peer"], None)
         else:
             state["peers"][line["peer"]] = line["new"]

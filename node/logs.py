@@ -365,7 +365,13 @@ def log_event(log: Any, event: Event) -> None:
                 uuid=event.uuid,
             )
         case PeerChanged():
-            log.info("peer_state", peer=event.peer, old=event.old, new=event.new)
+            # ids heard of second-hand come and go by the dozen under a hostile request:
+            # a candidate's coming and going is debug; becoming a member (or not) is info
+            candidate_only = event.new == "candidate" or (
+                event.old == "candidate" and event.new == "forgotten"
+            )
+            emit = log.debug if candidate_only else log.info
+            emit("peer_state", peer=event.peer, old=event.old, new=event.new)
         case Bootstrapped():
             log.info("bootstrap_ok", via=event.via, peers=event.peers)
         case BootstrapFailed():

@@ -15,7 +15,9 @@ from prometheus_client.registry import Collector
 
 from node.core import (
     ALIVE,
+    CANDIDATE,
     DEAD,
+    PEER_REFUSALS,
     REASONS,
     SUSPECT,
     Applied,
@@ -134,11 +136,23 @@ class _CoreCollector(Collector):
         for reason in sorted({*REASONS, *SHELL_REASONS, *stats.invalid}):
             invalid.add_metric([reason], stats.invalid.get(reason, 0))
         yield invalid
-        peers = GaugeMetricFamily("gossip_peers", "Peers by health", labels=["state"])
+        peers = GaugeMetricFamily(
+            "gossip_peers",
+            "Peers by health; candidates are ids heard of second-hand, not yet members",
+            labels=["state"],
+        )
         counts = node.peers.counts()
-        for state in (ALIVE, SUSPECT, DEAD):
+        for state in (ALIVE, SUSPECT, DEAD, CANDIDATE):
             peers.add_metric([state], counts[state])
         yield peers
+        refused = CounterMetricFamily(
+            "gossip_peer_refusals",
+            "Peer ids not taken in, and candidates dropped, by reason",
+            labels=["reason"],
+        )
+        for reason in PEER_REFUSALS:
+            refused.add_metric([reason], node.peers.refusals.get(reason, 0))
+        yield refused
         yield GaugeMetricFamily(
             "gossip_origins_known", "Origins this node holds news of", value=len(node.table)
         )

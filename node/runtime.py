@@ -93,10 +93,11 @@ class Runtime:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
 
-    def check_signature(self, request: web.Request, body: bytes) -> None:
-        """With keys set, refuses a request whose signature is missing, wrong or too old."""
+    def check_signature(self, request: web.Request, body: bytes) -> bool:
+        """With keys set, refuses a request whose signature is missing, wrong or too old.
+        True if the request was verified (keys are set and it is signed with one)."""
         if self.keys is None:
-            return
+            return False
         h = request.headers
         reason = self.keys.check(
             f"{request.method} {request.path}",
@@ -108,6 +109,7 @@ class Runtime:
         if reason is not None:
             status = 401 if reason == "unsigned" else 403
             raise Refusal(status, reason, f"request signature refused: {reason}")
+        return True
 
     def reply(self, data: Any) -> web.Response:
         """A JSON reply, signed when keys are set."""

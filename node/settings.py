@@ -9,8 +9,10 @@ the value; the node then stops at start with that message.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import random
 import socket
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GOSSIP_KEYS": ("--keys", "comma-separated shared keys: the first signs, all verify"),
     "GOSSIP_AUTH_WINDOW_SECONDS": ("--auth-window-seconds", "signatures older are replays"),
     "GOSSIP_RATE_LIMIT": ("--rate-limit", "requests per second per client before 429 (0: off)"),
+    "GOSSIP_PEER_NETWORKS": (
+        "--peer-networks",
+        "CIDRs peers' addresses must lie in: 'auto' (loopback and this host's own networks), "
+        "'any', or a comma-separated list (may include auto)",
+    ),
     "GOSSIP_FAULT_DROP": ("--fault-drop", "probability of dropping an outgoing request"),
     "GOSSIP_FAULT_DUPLICATE": ("--fault-duplicate", "probability of sending a request twice"),
     "GOSSIP_FAULT_DELAY_MS": ("--fault-delay-ms", "delay added to every outgoing request"),
@@ -130,6 +137,11 @@ def from_env(environ: Mapping[str, str]) -> Settings:
     for var, knob, kind in _KNOB_VARS:
         if var in env:
             knobs[knob] = _get(env, var, kind, None)
+    knobs["peer_networks"] = _get(
+        env, "GOSSIP_PEER_NETWORKS", lambda t: _peer_networks(t, advertise), None
+    )
+    if knobs["peer_networks"] is None:
+        knobs["peer_networks"] = _peer_networks("auto", advertise)
     if "ttl" in knobs and "max_ttl" not in knobs:
         knobs["max_ttl"] = max(Config().max_ttl, knobs["ttl"])
     try:
@@ -231,6 +243,62 @@ def _faults(env: Mapping[str, str]) -> Faults:
         return Faults(blocked=blocked, **values)
     except ValueError as e:
         raise SettingsError(f"{names.get(str(e).split()[0], 'GOSSIP_FAULT_*')}: {e}") from None
+
+
+def _peer_networks(text: str, advertise: str) -> tuple[str, ...]:
+    """GOSSIP_PEER_NETWORKS: 'any' (an empty tuple: no filter), or CIDRs and 'auto'."""
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if words == ["any"]:
+        return ()
+    networks: dict[str, None] = {}
+    for word in words:
+        if word == "auto":
+            networks.update(dict.fromkeys(own_networks(advertise)))
+            continue
+        try:
+            networks[str(ipaddress.ip_network(word, strict=False))] = None
+        except ValueError:
+            raise ValueError(f"{word!r} is not a network (CIDR), 'auto' or 'any'") from None
+    if not networks:
+        raise ValueError("no networks given (use 'any' to allow every address)")
+    return tuple(networks)
+
+
+def own_networks(advertise: str, route_table: Path = Path("/proc/net/route")) -> list[str]:
+    """Loopback and the networks this host is directly on: in Docker, the lab's networks;
+    never the default route (the rest of the world). Read from the kernel's IPv4 routing
+    table; where it cannot be read, the advertised address's /24 stands in."""
+    networks = ["127.0.0.0/8", "::1/128"]
+    try:
+        rows = route_table.read_text().splitlines()[1:]
+    except OSError:
+        rows = []
+    for row in rows:
+        fields = row.split()
+        if len(fields) < 8:
+            continue
+        try:
+            dest, mask = int(fields[1], 16), int(fields[7], 16)
+        except ValueError:
+            continue
+        if mask == 0:  # the default route
+            continue
+        dest_ip = socket.inet_ntoa(struct.pack("<I", dest))
+        mask_ip = socket.inet_ntoa(struct.pack("<I", mask))
+        networks.append(str(ipaddress.ip_network(f"{dest_ip}/{mask_ip}", strict=False)))
+    host = advertise.rpartition(":")[0].strip("[]")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return list(dict.fromkeys(networks))
+    if not any(
+        ip in ipaddress.ip_network(n)
+        for n in networks
+        if ipaddress.ip_network(n).version == ip.version
+    ):
+        prefix = 24 if ip.version == 4 else 64
+        networks.append(str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False)))
+    return list(dict.fromkeys(networks))
 
 
 def _non_negative(text: str) -> float:

@@ -7,8 +7,10 @@ which lets a browser that can reach only this node open any peer's own page thro
 It holds no protocol logic and changes nothing in the core: the one state-changing call,
 `POST /favourite`, is the shell's (`node.app`); the proxy merely forwards it to a peer.
 
-The proxy only talks to nodes this node knows (its peers and origins), only on the paths
-the page uses, and checks that what comes back is JSON or an event stream; a peer that does
+The proxy only talks to this node's members (peers that have answered it under their own
+id: never an id it was merely told of), only on the paths the page uses, never follows a
+redirect (a caller's Authorization header reaches the member it is addressed to and no one
+else), and checks that what comes back is JSON or an event stream; a peer that does
 not answer gets a 502/504 (the peer's fault, not the caller's, so not counted as invalid).
 UI traffic has its own client session, so a crowd of browsers cannot starve gossip's.
 """
@@ -96,12 +98,8 @@ class Ui:
     def _peer(self, request: web.Request) -> str:
         peer = request.match_info["peer"]
         node = self.rt.node
-        if (
-            not is_address(peer)
-            or peer == node.id
-            or (peer not in node.peers and peer not in node.table)
-        ):
-            raise web.HTTPNotFound(reason=f"{peer!r} is not a peer this node knows")
+        if not is_address(peer) or peer == node.id or peer not in node.peers:
+            raise web.HTTPNotFound(reason=f"{peer!r} is not a member of this node's cluster")
         return peer
 
     async def proxy_get(self, request: web.Request) -> web.Response:
@@ -127,7 +125,12 @@ class Ui:
             return _upstream_error(503, "the node is starting")
         try:
             async with self.session.request(
-                method, f"http://{peer}/{path}", data=body, headers=headers, timeout=self.timeout
+                method,
+                f"http://{peer}/{path}",
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             ) as r:
                 data = await read_capped(r, MAX_PROXY_BYTES)
                 status = r.status
@@ -149,7 +152,9 @@ class Ui:
             return _upstream_error(503, f"too many proxied streams (at most {MAX_PROXY_STREAMS})")
         timeout = aiohttp.ClientTimeout(total=None, connect=TIMEOUT_S, sock_read=PROXY_SILENCE_S)
         try:
-            upstream = await self.session.get(f"http://{peer}/events", timeout=timeout)
+            upstream = await self.session.get(
+                f"http://{peer}/events", timeout=timeout, allow_redirects=False
+            )
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             return _upstream_error(502, f"{peer} unreachable: {type(e).__name__}: {e}"[:200])
         if upstream.status != 200 or upstream.content_type != "text/event-stream":

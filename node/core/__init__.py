@@ -30,13 +30,15 @@ from node.core.message import (
     parse_address,
     parse_envelope,
 )
-from node.core.peers import ALIVE, DEAD, SUSPECT, PeerSet, Roster
+from node.core.peers import ALIVE, CANDIDATE, DEAD, PEER_REFUSALS, SUSPECT, PeerSet, Roster
 from node.core.protocol import GossipNode, PeerListing, Stats
 
 __all__ = [
     "ALIVE",
+    "CANDIDATE",
     "DEAD",
     "MAX_VERSION",
+    "PEER_REFUSALS",
     "REASONS",
     "SUSPECT",
     "VERSION_TICKS_PER_S",

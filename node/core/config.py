@@ -10,6 +10,7 @@ core: `python -m lab.tune` runs the seeded simulations behind the figures quoted
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -83,6 +84,23 @@ class Config:
     #: never). A bootstrap node that came back under a new address (a new container IP)
     #: is found again this way; otherwise nobody would know its new id.
     rebootstrap_s: float = 30.0
+    #: Ids learned second-hand wait as candidates until they answer a probe; at most this
+    #: many wait at once (the rest are refused). Bounded so that a request naming thousands
+    #: of made-up peers costs a few probes, never the membership (see node.core.peers).
+    max_candidates: int = 64
+    #: New candidates taken in from one request, reply or peer list; the rest are refused.
+    #: Membership spreads a few ids at a time anyway (`peer_sample` per anti-entropy round).
+    candidate_intake: int = 8
+    #: Candidate probes sent a second at most: the cost of being poisoned, in requests. A
+    #: join of 100 nodes needs each node to probe the ids it hears of, so not too few.
+    probe_per_s: float = 5.0
+    #: A candidate that did not answer is not taken in again for this long; a probe still
+    #: without an outcome after this long is given up.
+    forget_s: float = 60.0
+    #: Networks (CIDR) a peer's address must lie in; empty: any address. The node's shell
+    #: sets loopback and the node's own networks by default, so a lab node never dials out
+    #: of its lab whatever it is told; the simulator leaves it empty.
+    peer_networks: tuple[str, ...] = ()
 
     # --- bounds (memory must not grow with uptime or with what peers send) ----------
     #: UUIDs remembered for dedup; the oldest is evicted first.
@@ -110,6 +128,8 @@ class Config:
             "max_batch",
             "max_payload_bytes",
             "dead_after_failures",
+            "max_candidates",
+            "candidate_intake",
         )
         for name in positive_ints:
             _check(name, getattr(self, name), int, lo=1)
@@ -122,12 +142,26 @@ class Config:
             "dead_after_s",
             "tombstone_s",
             "reap_s",
+            "forget_s",
         )
         for name in non_negative:
             _check(name, getattr(self, name), float, lo=0.0)
-        for name in ("sync_s", "dead_retry_s", "bootstrap_backoff_s", "bootstrap_backoff_max_s"):
+        for name in (
+            "probe_per_s",
+            "sync_s",
+            "dead_retry_s",
+            "bootstrap_backoff_s",
+            "bootstrap_backoff_max_s",
+        ):
             _check(name, getattr(self, name), float, lo=1e-3)
         _check("resample_jitter", self.resample_jitter, float, lo=0.0, hi=0.99)
+        if not isinstance(self.peer_networks, tuple):
+            raise ConfigError(f"peer_networks must be a tuple of CIDRs, got {self.peer_networks!r}")
+        for net in self.peer_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(f"peer_networks: {net!r} is not a network (CIDR)") from None
         if self.ttl > self.max_ttl:
             raise ConfigError(f"ttl={self.ttl} exceeds max_ttl={self.max_ttl}")
         if self.bootstrap_backoff_max_s < self.bootstrap_backoff_s:

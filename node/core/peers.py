@@ -1,6 +1,18 @@
 """Membership: the peers this node knows and how healthy each looks from here.
 
-Owns peer health only: alive -> suspect on the first failed exchange, suspect -> dead after
+Members and candidates. An id learned second-hand (a peer list, a digest's peer sample, an
+origin of relayed news, the sender field of a request, which anyone can write) is only a
+*candidate*: it is never chosen for gossip nor listed to others. It becomes a *member* once
+it has answered this node itself under its own id (`promote`, after a probe the core sends),
+or has reached this node with a verified request (`heard_from`, when keys are set): SWIM's
+rule that a member is alive only on its own word, and HyParView's passive view. Candidates
+are bounded (`max_candidates`, the oldest waits its turn, the overflow is refused), so one
+request naming thousands of made-up addresses costs a few probes, not the cluster's
+membership; a candidate that does not answer is forgotten, not counted dead, and is not
+taken in again for `forget_s`. An allow-list of networks (`peer_networks`) keeps a node from
+dialling out of its lab at all. Every refusal and eviction is counted by reason (`refusals`).
+
+Health of members: alive -> suspect on the first failed exchange, suspect -> dead after
 `dead_after_failures` failures spread over at least `dead_after_s` (so a lossy link is not a
 dead node), back to alive on any success or any request heard from the peer. Dead peers are
 never chosen for gossip, but each is probed again every `dead_retry_s`, so a restarted node
@@ -14,13 +26,65 @@ k peers holds k records, whatever the cluster size.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Collection, Iterator, Sequence
 from typing import NamedTuple
 
-__all__ = ["ALIVE", "SUSPECT", "DEAD", "PeerSet", "PeerInfo", "Roster", "Transition"]
+__all__ = [
+    "ALIVE",
+    "SUSPECT",
+    "DEAD",
+    "CANDIDATE",
+    "PEER_REFUSALS",
+    "PeerSet",
+    "PeerInfo",
+    "Roster",
+    "Transition",
+    "NetworkFilter",
+]
 
 ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
+#: Learned second-hand, not yet heard from itself: never chosen, never listed.
+CANDIDATE = "candidate"
+
+#: Why an id was not taken in, or a candidate was dropped (labels of a counter):
+#: - intake: over the new candidates one request may bring (`candidate_intake`);
+#: - full: the candidate pool is full (`max_candidates`);
+#: - not_allowed: outside the allowed networks (`peer_networks`);
+#: - no_answer: probed, did not answer (refused, timed out, or an error): forgotten;
+#: - wrong_id: answered, but under another id than the one it was dialled as: forgotten.
+PEER_REFUSALS = ("intake", "full", "not_allowed", "no_answer", "wrong_id")
+
+#: Probes a candidate gets before it is forgotten.
+PROBE_TRIES = 2
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class NetworkFilter:
+    """Which peer addresses a node may dial: ids whose host is an IP address inside one of
+    `networks`. An empty filter allows every id; a non-empty one refuses DNS names, which
+    it cannot place (node ids are IP addresses; the bootstrap address, which the operator
+    gives, is not filtered)."""
+
+    __slots__ = ("networks",)
+
+    def __init__(self, networks: Sequence[str] = ()) -> None:
+        self.networks: tuple[IpNetwork, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in networks
+        )
+
+    def allows(self, peer: str) -> bool:
+        if not self.networks:
+            return True
+        host = peer.rpartition(":")[0].strip("[]")
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks if net.version == ip.version)
+
 
 # Below this many members, choosing filters the whole list; above it, random picks with
 # rejection (the cost stays O(k) however many peers there are).
@@ -68,9 +132,29 @@ class PeerInfo:
 class PeerSet:
     """The peers of node `self_id`: at most `max_peers`, each alive, suspect or dead."""
 
-    def __init__(self, self_id: str, max_peers: int, roster: Roster = _EMPTY) -> None:
+    def __init__(
+        self,
+        self_id: str,
+        max_peers: int,
+        roster: Roster = _EMPTY,
+        *,
+        max_candidates: int = 64,
+        forget_s: float = 60.0,
+        allowed: NetworkFilter | None = None,
+    ) -> None:
         self.self_id = self_id
         self.max_peers = max_peers
+        self.max_candidates = max_candidates
+        self.forget_s = forget_s
+        self.allowed = allowed or NetworkFilter()
+        # candidate id -> when it was probed (None: waiting); insertion order is probe order
+        self._candidates: dict[str, float | None] = {}
+        # candidates that did not answer -> until when they are not taken in again
+        self._forgotten: dict[str, float] = {}
+        # candidates whose probe went unanswered once (a lossy link is not a made-up id)
+        self._misses: dict[str, int] = {}
+        #: ids refused and candidates dropped, by reason (PEER_REFUSALS)
+        self.refusals: dict[str, int] = {}
         self._roster = roster.ids
         self._roster_set = roster.index
         self._extra: list[str] = []
@@ -97,7 +181,9 @@ class PeerSet:
                 yield peer
 
     def add(self, peer: str, now: float) -> Transition | None:
-        """Learns `peer` from a list or a message. Tombstoned and over-capacity ids are ignored."""
+        """Makes `peer` a member without a probe: for ids the operator vouches for (tests,
+        simulations). Second-hand ids go through `propose`. Tombstoned and over-capacity ids
+        are ignored."""
         if (
             peer in self._roster_set
             or peer in self._extra_set
@@ -109,6 +195,120 @@ class PeerSet:
             return None
         self._admit(peer)
         return Transition(peer, None, ALIVE)
+
+    # --- candidates ----------------------------------------------------------------
+    def propose(self, peer: str, now: float, *, direct: bool = False) -> Transition | None:
+        """`peer` was named second-hand: a candidate, unless it is known, refused or full.
+        A forgotten candidate is taken in again only when `direct` (it named itself as the
+        sender of a request to us: a node that keeps talking to us gets another chance; a
+        made-up id named in lists does not cost a second probe)."""
+        if (
+            peer == self.self_id
+            or peer in self._candidates
+            or peer in self._roster_set
+            or peer in self._extra_set
+            or peer in self._removed
+        ):
+            return None
+        until = self._forgotten.get(peer)
+        if until is not None:
+            if until > now and not direct:
+                return None
+            del self._forgotten[peer]
+        if not self.allowed.allows(peer):
+            self.refuse("not_allowed")
+            return None
+        if len(self._candidates) >= self.max_candidates:
+            self.refuse("full")
+            return None
+        self._candidates[peer] = None
+        self._misses.pop(peer, None)
+        return Transition(peer, None, CANDIDATE)
+
+    def is_candidate(self, peer: str) -> bool:
+        return peer in self._candidates
+
+    def knows(self, peer: str) -> bool:
+        """A member, a candidate, a tombstone, a forgotten candidate, or this node."""
+        return (
+            peer == self.self_id
+            or peer in self._candidates
+            or peer in self._forgotten
+            or peer in self._removed
+            or peer in self._roster_set
+            or peer in self._extra_set
+        )
+
+    def waiting(self) -> int:
+        """Candidates not yet probed."""
+        return sum(1 for at in self._candidates.values() if at is None)
+
+    def probing(self, peer: str, now: float) -> None:
+        """A request is on its way to `peer` (a candidate or an unknown id): its outcome
+        decides. An unknown id becomes a candidate first, outside the pool's bound (the
+        caller vouches for it: the node it was told to bootstrap from)."""
+        self._forgotten.pop(peer, None)
+        self._candidates[peer] = now
+
+    def candidates(self) -> list[str]:
+        return list(self._candidates)
+
+    def to_probe(self, now: float, k: int, timeout_s: float) -> list[str]:
+        """Up to k waiting candidates, oldest first, now marked as probed. A probe with no
+        outcome after timeout_s (lost by its driver) is given up: forgotten."""
+        stuck = [p for p, at in self._candidates.items() if at is not None and at + timeout_s < now]
+        for peer in stuck:
+            self.missed(peer, now)
+        due: list[str] = []
+        for peer, at in self._candidates.items():
+            if len(due) >= k:
+                break
+            if at is None:
+                due.append(peer)
+        for peer in due:
+            self._candidates[peer] = now
+        return due
+
+    def promote(self, peer: str, now: float) -> Transition | None:
+        """`peer` answered this node under its own id: a member, alive."""
+        was_candidate = self._candidates.pop(peer, False) is not False
+        self._forgotten.pop(peer, None)
+        self._misses.pop(peer, None)
+        if peer == self.self_id or not self.allowed.allows(peer):
+            return None
+        if peer not in self:
+            if self._size >= self.max_peers:
+                return None
+            self._admit(peer)
+            return self._alive(peer, now, CANDIDATE if was_candidate else None)
+        return self._alive(peer, now, self.state(peer))
+
+    def missed(self, peer: str, now: float) -> Transition | None:
+        """A candidate's probe went unanswered: probed once more later, then forgotten."""
+        if peer not in self._candidates:
+            return None
+        misses = self._misses.get(peer, 0) + 1
+        if misses >= PROBE_TRIES:
+            return self.forget(peer, now, "no_answer")
+        self._misses[peer] = misses
+        del self._candidates[peer]  # to the back of the queue
+        self._candidates[peer] = None
+        return None
+
+    def forget(self, peer: str, now: float, reason: str) -> Transition | None:
+        """A candidate that did not answer (or answered as someone else) is dropped, not
+        counted dead, and not taken in again for `forget_s`."""
+        if self._candidates.pop(peer, False) is False:
+            return None
+        self._misses.pop(peer, None)
+        self.refuse(reason)
+        if len(self._forgotten) >= 16 * self.max_candidates:  # bounded: drop the oldest
+            del self._forgotten[next(iter(self._forgotten))]
+        self._forgotten[peer] = now + self.forget_s
+        return Transition(peer, CANDIDATE, "forgotten")
+
+    def refuse(self, reason: str, n: int = 1) -> None:
+        self.refusals[reason] = self.refusals.get(reason, 0) + n
 
     def _admit(self, peer: str) -> None:
         if peer in self._removed:
@@ -151,15 +351,20 @@ class PeerSet:
         return self._info.get(peer)
 
     def heard_from(self, peer: str, now: float) -> Transition | None:
-        """`peer` reached us directly: it is alive, even if it was reaped or unknown."""
-        if peer == self.self_id:
+        """`peer` reached us with a request whose sender is proven (signed with the
+        cluster's key): it is alive, even if it was reaped, unknown or a candidate."""
+        return self.promote(peer, now)
+
+    def hint(self, peer: str, now: float) -> Transition | None:
+        """A request names `peer` as its sender, which proves nothing: an unknown id
+        becomes a candidate, and a dead member is probed at the next round instead of
+        waiting for its retry (a restarted node comes back as fast as before)."""
+        if peer in self:
+            info = self._info.get(peer)
+            if info is not None and info.state == DEAD:
+                info.next_retry = min(info.next_retry, now)
             return None
-        learned = peer not in self
-        if learned:
-            if self._size >= self.max_peers:
-                return None
-            self._admit(peer)
-        return self._alive(peer, now, None if learned else self.state(peer))
+        return self.propose(peer, now, direct=True)
 
     def ok(self, peer: str, now: float) -> Transition | None:
         """Our exchange with `peer` succeeded."""
@@ -281,4 +486,9 @@ class PeerSet:
 
     def counts(self) -> dict[str, int]:
         suspect, dead = len(self._suspect), len(self._dead)
-        return {ALIVE: self._size - suspect - dead, SUSPECT: suspect, DEAD: dead}
+        return {
+            ALIVE: self._size - suspect - dead,
+            SUSPECT: suspect,
+            DEAD: dead,
+            CANDIDATE: len(self._candidates),
+        }

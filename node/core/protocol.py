@@ -16,7 +16,12 @@ peers with their health (`PeerSet`). News moves three ways:
    node then sends ("repair"). This push-pull catches everything push missed: lost messages,
    healed partitions, late joiners, restarted nodes. Repaired news is forwarded like pushed
    news (its TTL permitting), so a healed side spreads it further at push speed.
-3. Bootstrap. A node given a bootstrap address fetches its peer list (retrying with backoff
+3. Membership. Ids heard of second-hand (peer lists, peer samples, origins of news, the
+   sender field of a request) are candidates, probed a few a second with an anti-entropy
+   request; one that answers under its own id becomes a member, one that does not is
+   forgotten. Only members are chosen for push and anti-entropy or listed to others, so a
+   request full of made-up peers cannot eclipse a node (node.core.peers).
+4. Bootstrap. A node given a bootstrap address fetches its peer list (retrying with backoff
    while it is down), then runs anti-entropy with it at once; it asks again every
    `rebootstrap_s`, so a bootstrap node reborn under a new address is found again.
 
@@ -60,7 +65,7 @@ from node.core.events import (
     TtlDropped,
 )
 from node.core.message import Envelope, Message
-from node.core.peers import PeerSet, Roster, Transition
+from node.core.peers import NetworkFilter, PeerSet, Roster, Transition
 from node.core.seen import SeenCache
 from node.core.table import Entry, OriginTable
 
@@ -134,10 +139,13 @@ class GossipNode:
         self.movie: str | None = None
         self.table = OriginTable(config.max_origins)
         self.seen = SeenCache(config.seen_capacity)
-        self.peers = (
-            PeerSet(node_id, config.max_peers, roster)
-            if roster is not None
-            else PeerSet(node_id, config.max_peers)
+        self.peers = PeerSet(
+            node_id,
+            config.max_peers,
+            *(() if roster is None else (roster,)),
+            max_candidates=config.max_candidates,
+            forget_s=config.forget_s,
+            allowed=NetworkFilter(config.peer_networks),
         )
         self.stats = Stats()
         self.bootstrap = bootstrap if bootstrap and bootstrap != node_id else None
@@ -148,6 +156,11 @@ class GossipNode:
         self._events: list[Event] = []
         # news waiting for the next batched push: (message, who told us)
         self._pending: list[tuple[Message, str | None]] = []
+        # new candidates the current input may still bring in (reset by every input)
+        self._intake = config.candidate_intake
+        # candidate probes: a token bucket of probe_per_s, at most one second's worth
+        self._probe_tokens = max(1.0, config.probe_per_s)
+        self._probe_refill_at = now
         self.next_bootstrap_at = now
         self.next_sync_at = now + config.sync_s * rng.random()
         self.next_push_at = now + config.push_interval_s
@@ -176,6 +189,7 @@ class GossipNode:
         if self._pending and now >= self.next_push_at:
             self._flush_push()
             self.next_push_at = now + cfg.push_interval_s
+        self._probe_candidates(now)
 
     def next_wakeup(self) -> float:
         """The earliest time at which `tick` has something to do."""
@@ -184,6 +198,8 @@ class GossipNode:
             wake = min(wake, self.next_push_at)
         if self.bootstrap is not None and not self._bootstrap_in_flight:
             wake = min(wake, self.next_bootstrap_at)
+        if self.peers.waiting():
+            wake = min(wake, self._next_probe_at())
         return wake
 
     def _bootstrap_due(self, now: float) -> bool:
@@ -217,14 +233,22 @@ class GossipNode:
             self._queue_push(message, None)
         return message
 
-    def receive(self, now: float, envelope: Envelope) -> Envelope:
-        """A request from a peer (already validated). Returns the reply to send back."""
+    def receive(self, now: float, envelope: Envelope, *, verified: bool = False) -> Envelope:
+        """A request from a peer (already validated). Returns the reply to send back.
+
+        Its `sender` field proves nothing (anyone can write any id) unless the shell has
+        `verified` the request's signature under the cluster's key: only then is the sender
+        a member at once; otherwise it is a candidate like any id heard of second-hand."""
+        self._intake = self.config.candidate_intake
         sender = envelope.sender
         if sender is not None:
-            self._note(self.peers.heard_from(sender, now))
+            if verified:
+                self._note(self.peers.heard_from(sender, now))
+            else:
+                self._learn(sender, now, hint=True)
             self._joined(sender, now)
         for peer in envelope.peers:
-            self._note(self.peers.add(peer, now))
+            self._learn(peer, now)
         if envelope.messages:  # (a sync request carries none)
             via = "push" if envelope.digest is None else "sync"
             self._take(now, envelope.messages, sender, via)
@@ -241,10 +265,26 @@ class GossipNode:
     def on_reply(self, now: float, request: Send, reply: Envelope) -> None:
         """Our `request` succeeded with `reply`."""
         peer = request.to
-        self._note(self.peers.ok(peer, now))
+        claimed = reply.sender
+        if claimed is not None and claimed != peer:
+            # whoever answers at `peer` says it is someone else: not a member, not news
+            if self.peers.is_candidate(peer):
+                self._note(self.peers.forget(peer, now, "wrong_id"))
+            else:
+                self.peers.refuse("wrong_id")
+                self.on_failure(now, request)
+            return
+        if peer in self.peers:
+            self._note(self.peers.ok(peer, now))
+        elif claimed == peer:  # a candidate (or an id we dialled) answered itself: a member
+            self._note(self.peers.promote(peer, now))
+        else:  # a candidate that answers without an id proves nothing
+            self._note(self.peers.forget(peer, now, "wrong_id"))
+            return
         self._joined(peer, now)
+        self._intake = self.config.candidate_intake
         for other in reply.peers:
-            self._note(self.peers.add(other, now))
+            self._learn(other, now)
         if reply.messages:
             self._take(now, reply.messages, peer, "sync")
         if reply.want:
@@ -256,13 +296,19 @@ class GossipNode:
         """The peer list we asked for (bootstrap, or a later refresh)."""
         self._bootstrap_in_flight = False
         self.next_bootstrap_at = self._next_rebootstrap(now)
-        for other in (listing.self_id, *listing.peers):
-            self._note(self.peers.add(other, now))
+        self._intake = self.config.candidate_intake
+        for other in listing.peers:
+            self._learn(other, now)
         self._joined(request.to, now)
         # anti-entropy with the node that answered, at once: we learn everything it knows
-        # and it learns our news, instead of waiting for the next round.
-        if listing.self_id != self.id:
-            self._sync(listing.self_id, "sync")
+        # and it learns our news, instead of waiting for the next round. Its reply, under
+        # its own id, makes it a member (the listing's "self" alone proves nothing).
+        me = listing.self_id
+        if me != self.id and me not in self.peers and self.peers.allowed.allows(me):
+            self.peers.probing(me, now)
+            self._sync(me, "sync")
+        elif me in self.peers:
+            self._sync(me, "sync")
 
     def on_failure(self, now: float, request: Outgoing) -> None:
         """Our `request` failed (refused, timed out, or answered with an error)."""
@@ -278,6 +324,12 @@ class GossipNode:
             self._events.append(BootstrapFailed(request.to, wait))
             return
         cfg = self.config
+        if self.peers.is_candidate(request.to):
+            self._note(self.peers.missed(request.to, now))
+            if not len(self.peers) and self.bootstrap is not None:
+                # nobody to talk to: ask the bootstrap node again soon, not in rebootstrap_s
+                self.next_bootstrap_at = min(self.next_bootstrap_at, now + self._bootstrap_wait)
+            return
         self._note(
             self.peers.failed(
                 request.to, now, cfg.dead_after_failures, cfg.dead_after_s, cfg.dead_retry_s
@@ -365,7 +417,7 @@ class GossipNode:
                 Applied(m.uuid, m.origin, m.version, m.movie, sender, m.hops, m.ttl, delay, via)
             )
             if m.origin not in self.peers:
-                self._note(self.peers.add(m.origin, now))
+                self._learn(m.origin, now)
             if m.ttl > 0:
                 self._queue_push(m, sender)
             else:
@@ -454,6 +506,39 @@ class GossipNode:
             self.bootstrapped = True
             self.next_bootstrap_at = max(self.next_bootstrap_at, self._next_rebootstrap(now))
             self._events.append(Bootstrapped(via, len(self.peers)))
+
+    def _learn(self, peer: str, now: float, *, hint: bool = False) -> None:
+        """An id heard of second-hand: a candidate, within this input's intake."""
+        if self._intake <= 0:
+            if not self.peers.knows(peer):
+                self.peers.refuse("intake")
+            return
+        change = self.peers.hint(peer, now) if hint else self.peers.propose(peer, now)
+        if change is not None:
+            self._intake -= 1
+            self._note(change)
+
+    def _probe_candidates(self, now: float) -> None:
+        """Probes waiting candidates, at most probe_per_s a second (a token bucket holding
+        one second's worth): an anti-entropy request whose reply, under the candidate's own
+        id, makes it a member."""
+        rate = self.config.probe_per_s
+        tokens = self._probe_tokens + (now - self._probe_refill_at) * rate
+        self._probe_tokens = min(max(1.0, rate), tokens)
+        self._probe_refill_at = now
+        # (a hair under one counts as one: float sums of rate * dt fall just short)
+        if self._probe_tokens < 1 - 1e-9 or not self.peers.waiting():
+            return
+        due = self.peers.to_probe(now, int(self._probe_tokens + 1e-9), self.config.forget_s)
+        self._probe_tokens -= len(due)
+        for peer in due:
+            self._sync(peer, "probe")
+
+    def _next_probe_at(self) -> float:
+        missing = 1.0 - self._probe_tokens
+        if missing <= 1e-9:
+            return self._probe_refill_at
+        return self._probe_refill_at + max(missing / self.config.probe_per_s, 1e-6)
 
     def _note(self, change: Transition | None) -> None:
         if change is not None:
