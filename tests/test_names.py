@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from node import create_app, from_env, parse_args
 from node.core import Config, GossipNode
 from node.logs import make_logger
 from node.metrics import NodeMetrics
-from node.names import check_name, default_name, trim_dns_name
+from node.names import check_name, default_name, dns_ptr, trim_dns_name
 from node.settings import Settings, SettingsError
 
 
@@ -133,3 +135,65 @@ def test_gossip_node_info_carries_the_name() -> None:
     (line,) = [x for x in text.splitlines() if x.startswith("gossip_node_info{")]
     assert 'name="gossip-lab-peer-3"' in line and 'node="172.18.0.5:7000"' in line
     assert line.endswith(" 1.0")
+
+
+class FakeDns:
+    """A one-shot nameserver on loopback that answers a PTR query the way Docker's embedded
+    DNS does: the question echoed, one PTR answer whose name is partly compressed."""
+
+    def __init__(self, answer: str | None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        self.asked: list[str] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        query, client = self.sock.recvfrom(512)
+        qid = query[:2]
+        question = query[12:]
+        labels, at = [], 0
+        while question[at]:
+            labels.append(question[at + 1 : at + 1 + question[at]].decode())
+            at += question[at] + 1
+        self.asked.append(".".join(labels))
+        if self.answer is None:  # NXDOMAIN
+            self.sock.sendto(qid + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + question, client)
+            return
+        first, _, rest = self.answer.partition(".")
+        # the answer's owner is a pointer to the question (offset 12); its name ends in a
+        # pointer to a suffix written once in an additional record
+        suffix_at = 12 + len(question) + 12 + 1 + len(first) + 2
+        rdata = bytes([len(first)]) + first.encode() + struct.pack("!H", 0xC000 | suffix_at)
+        answer = struct.pack("!HHHIH", 0xC00C, 12, 1, 60, len(rdata)) + rdata
+        suffix = b"".join(bytes([len(p)]) + p.encode() for p in rest.split(".")) + b"\0"
+        header = struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0)
+        self.sock.sendto(qid + header + question + answer + suffix, client)
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_the_ptr_query_reads_a_compressed_answer() -> None:
+    dns = FakeDns("gossip-lab-peer-3.gossip-lab_gossip")
+    try:
+        found = dns_ptr("172.18.0.5", ["127.0.0.1"], timeout_s=2, port=dns.port)
+    finally:
+        dns.close()
+    assert dns.asked == ["5.0.18.172.in-addr.arpa"]
+    assert found == "gossip-lab-peer-3.gossip-lab_gossip"
+    assert trim_dns_name(found) == "gossip-lab-peer-3"
+
+
+def test_a_ptr_query_without_a_record_is_an_oserror() -> None:
+    dns = FakeDns(None)
+    try:
+        with pytest.raises(OSError, match="no PTR"):
+            dns_ptr("172.18.0.9", ["127.0.0.1"], timeout_s=2, port=dns.port)
+    finally:
+        dns.close()
+    with pytest.raises(OSError):
+        dns_ptr("172.18.0.9", [])
