@@ -97,6 +97,17 @@ def rule_expressions() -> dict[str, str]:
     return exprs
 
 
+def alert_names() -> set[str]:
+    """The "rules / alert" keys of rule_expressions() that are alerts."""
+    return {
+        f"{path.stem} / {rule['alert']}"
+        for path in RULE_FILES
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
 def promql_ok(expr: str) -> bool:
     """True when `expr` parses as PromQL (promql-parser, the Prometheus grammar in Rust);
     the parser's message otherwise fails the calling test."""

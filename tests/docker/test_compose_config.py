@@ -46,6 +46,28 @@ def test_recording_rules_compute_convergence() -> None:
     check("test", "rules", str(Path(__file__).with_name("rules_test.yml")))
 
 
+def test_alerting_rules_fire_when_they_should() -> None:
+    """promtool's alert unit tests: not converged for 30 s (and not for normal churn), a
+    node down, refusals rising; each alert named by gossip_node_info where it can be."""
+    check("test", "rules", str(Path(__file__).with_name("alerts_test.yml")))
+
+
+def test_the_alerts_are_the_documented_three() -> None:
+    alerts = {
+        rule["alert"]: rule
+        for path in RULE_FILES
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert set(alerts) == {"GossipNotConverged", "GossipNodeDown", "GossipRefusalsRising"}
+    assert alerts["GossipNotConverged"]["for"] == "30s"
+    assert "up{" in alerts["GossipNodeDown"]["expr"]
+    assert "gossip_invalid_requests_total" in alerts["GossipRefusalsRising"]["expr"]
+    docs = (ROOT / "docs" / "observability.md").read_text(encoding="utf-8")
+    assert all(name in docs for name in alerts), "docs/observability.md lists every alert"
+
+
 def test_prometheus_discovers_every_compose_node_service() -> None:
     config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "gossip"]
