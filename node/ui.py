@@ -80,6 +80,7 @@ class Ui:
         return web.json_response(
             {
                 "id": node.id,
+                "name": self.rt.settings.name,
                 "movies": list(node.movies),
                 "token_required": self.rt.settings.admin_token is not None,
             }
