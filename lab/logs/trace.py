@@ -172,8 +172,9 @@ class Trace:
 
 class Collector:
     """Takes records one by one, keeps what a trace needs, and builds the trace of the
-    update named by an origin (`host:port`, bare port or host) and a version (None: the
-    newest in the logs), or by a UUID (or its first 8+ characters)."""
+    update named by an origin (`host:port`, bare port or host, or the node's display name
+    as its own lines carry it) and a version (None: the newest in the logs), or by a UUID
+    (or its first 8+ characters)."""
 
     def __init__(
         self, origin: str | None = None, version: int | None = None, uuid: str | None = None
@@ -185,12 +186,15 @@ class Collector:
         self._first_line: dict[str, float] = {}
         self._last_line: dict[str, float] = {}
         self._duplicates_logged = False
+        self._names: dict[str, str] = {}
         self.records = 0
 
     def add(self, r: Record) -> None:
         self.records += 1
         node = r.node
         if node:
+            if r.name:
+                self._names[node] = r.name
             self._first_line.setdefault(node, r.t)
             if r.t > self._last_line.get(node, float("-inf")):
                 self._last_line[node] = r.t
@@ -224,7 +228,11 @@ class Collector:
             assert version is not None
             return origin, version
         assert self.origin is not None
-        origins = sorted(o for o in self._by_origin if id_matches(self.origin, o))
+        origins = sorted(
+            o
+            for o in self._by_origin
+            if id_matches(self.origin, o) or self._names.get(o) == self.origin
+        )
         if not origins:
             known = ", ".join(sorted(self._by_origin)[:10]) or "none"
             raise TraceError(f"no news from {self.origin} in these logs (origins seen: {known})")

@@ -578,3 +578,14 @@ def test_the_trace_shows_names_and_the_origins_address(
     rows = {x.split()[0]: x.split() for x in lines[3:8] if x.strip()}
     assert rows["lab-peer-2"][2] == "lab-peer-1"  # told by
     assert "(last: lab-peer-3, 3 hops deep)" in lines[-1]
+
+
+def test_an_update_can_be_traced_by_its_origins_name(
+    named_logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = sorted(str(p) for p in named_logs.glob("*.log"))
+    code, out, err = run(["trace", "lab-bootstrap-1", "100", *files, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["origin"] == A
+    code, _, err = run(["trace", "lab-peer-9", *files], capsys)
+    assert code == 1 and "no news from lab-peer-9" in err
