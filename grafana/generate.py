@@ -10,8 +10,15 @@ panel queries the provisioned datasource. Every expression here is run against a
 Prometheus by tests/docker/test_lab.py, so a query that returns nothing fails the tests.
 
 Queries read the recording rules of prometheus/rules/gossip.yml where one exists (the
-convergence series), and the nodes' metrics (README.md, "Metrics") otherwise. Rates use
+convergence series), and the nodes' metrics (docs/observability.md) otherwise. Rates use
 `$__rate_interval`, which the datasource's 1 s scrape interval keeps at 4 s or more.
+
+Names, not addresses: every node reports its display name in `gossip_node_info{name}`.
+Per-node series are multiplied by it (`* on (instance) group_left (name)`), which both
+keeps the nodes selected in `$node` (whose values are names) and gives the legend its
+`{{name}}`; per-origin series are joined the same way on `origin` (the origin's id is its
+`node` label) for `{{origin_name}}`. An origin whose node Prometheus no longer scrapes
+drops out of the per-origin panels (the recording rules still count it).
 """
 
 from __future__ import annotations
@@ -38,12 +45,33 @@ DATASOURCE_UID = "gossip-prometheus"
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 TAG = "gossip-lab"
 
-NODE = 'job="gossip", instance=~"$node"'
-NODE_ORIGIN = 'job="gossip", instance=~"$node", origin=~"$origin"'
+JOB = 'job="gossip"'
+#: 1 per scraped node selected in $node, labelled with its instance and name.
+NAMES = 'max by (instance, name) (gossip_node_info{job="gossip", name=~"$node"})'
+#: 1 per origin selected in $origin, labelled with its id (origin) and name (origin_name).
+ORIGIN_NAMES = (
+    "max by (origin, origin_name) (label_replace(label_replace("
+    'gossip_node_info{job="gossip", name=~"$origin"}, '
+    '"origin", "$1", "node", "(.*)"), "origin_name", "$1", "name", "(.*)"))'
+)
+
+
+def of_nodes(expr: str) -> str:
+    """`expr` (with an `instance` label) for the nodes in $node, each with its `name`."""
+    return f"{expr} * on (instance) group_left (name) {NAMES}"
+
+
+def of_origins(expr: str) -> str:
+    """`expr` (with an `origin` label) for the origins in $origin, with `origin_name`."""
+    return f"{expr} * on (origin) group_left (origin_name) {ORIGIN_NAMES}"
+
+
 #: 1 where a node knows the newest version of an origin, 0 where it is behind.
-KNOWS_NEWEST = (
-    f"gossip_version_seen{{{NODE_ORIGIN}}}"
-    " == bool on (origin) group_left () origin:gossip_version_seen:max"
+KNOWS_NEWEST = of_origins(
+    of_nodes(
+        f"(gossip_version_seen{{{JOB}}}"
+        " == bool on (origin) group_left () origin:gossip_version_seen:max)"
+    )
 )
 
 
@@ -182,8 +210,9 @@ def variable(name: str, label: str, expr: str, of: str) -> db.QueryVariable:
     )
 
 
-NODE_VAR = variable("node", "Node", 'gossip_own_version{job="gossip"}', "instance")
-ORIGIN_VAR = variable("origin", "Origin", 'gossip_version_seen{job="gossip"}', "origin")
+# Both list names (gossip_node_info's), which the queries join on; addresses are not shown.
+NODE_VAR = variable("node", "Node", 'gossip_node_info{job="gossip"}', "name")
+ORIGIN_VAR = variable("origin", "Origin", 'gossip_node_info{job="gossip"}', "name")
 
 
 def dashboard(uid: str, title: str, description: str) -> db.Dashboard:
@@ -208,13 +237,23 @@ def dashboard(uid: str, title: str, description: str) -> db.Dashboard:
     )
 
 
-def rate(metric: str, selector: str = NODE, by: str = "instance") -> str:
-    return f"sum by ({by}) (rate({metric}{{{selector}}}[$__rate_interval]))"
+def rate(metric: str, by: str = "instance, name") -> str:
+    """Per second, summed `by` (per node by default), over the nodes in $node."""
+    return total(of_nodes(f"rate({metric}{{{JOB}}}[$__rate_interval])"), by)
+
+
+def total(expr: str, by: str) -> str:
+    return f"sum by ({by}) ({expr})" if by else f"sum({expr})"
+
+
+def total_rate(metric: str) -> str:
+    """Per second, all the nodes in $node together."""
+    return rate(metric, by="")
 
 
 # --- the dashboards ------------------------------------------------------------------------
 def convergence() -> db.Dashboard:
-    latency = f"sum by (le) (rate(gossip_propagation_seconds_bucket{{{NODE}}}[$__rate_interval]))"
+    latency = rate("gossip_propagation_seconds_bucket", by="le")
     return (
         dashboard(
             "gossip-convergence",
@@ -279,12 +318,13 @@ def convergence() -> db.Dashboard:
             table.Panel()
             .title("Who knows each origin's newest version (now)")
             .description(
-                "Rows are nodes, columns are origins: ✓ where the node knows the origin's "
-                "newest version, ✗ where it is behind, empty where it has not heard of it."
+                "Rows are nodes, columns are origins (by name): ✓ where the node knows the "
+                "origin's newest version, ✗ where it is behind, empty where it has not heard "
+                "of it."
             )
             .datasource(DATASOURCE)
             .with_target(
-                query(f"{KNOWS_NEWEST}", legend="{{origin}}", instant=True).format(
+                query(KNOWS_NEWEST, legend="{{origin_name}}", instant=True).format(
                     PromQueryFormat.TABLE
                 )
             )
@@ -292,8 +332,8 @@ def convergence() -> db.Dashboard:
                 dm.DataTransformerConfig(
                     id_val="groupingToMatrix",
                     options={
-                        "columnField": "origin",
-                        "rowField": "instance",
+                        "columnField": "origin_name",
+                        "rowField": "name",
                         "valueField": "Value",
                         "emptyValue": "null",
                     },
@@ -313,7 +353,7 @@ def convergence() -> db.Dashboard:
                 "For each node (and origin), green while it knows the origin's newest "
                 "version, red while it is behind. A red sliver after each new favourite is "
                 "the news in flight; a red band that stays is a node that is cut off.",
-                query(KNOWS_NEWEST, legend="{{instance}} ← {{origin}}"),
+                query(KNOWS_NEWEST, legend="{{name}} ← {{origin_name}}"),
                 [value_text({"1": ("newest", "green"), "0": ("behind", "red")})],
                 ((None, "red"), (1, "green")),
                 h=12,
@@ -326,7 +366,7 @@ def convergence() -> db.Dashboard:
                 "Whole cluster, and per origin: the fraction of nodes that know the "
                 "origin's newest version.",
                 query("cluster:gossip_converged:ratio", legend="cluster", ref="A"),
-                query('origin:gossip_converged:ratio{origin=~"$origin"}', "{{origin}}", "B"),
+                query(of_origins("origin:gossip_converged:ratio"), "{{origin_name}}", "B"),
                 unit="percentunit",
             )
         )
@@ -336,8 +376,8 @@ def convergence() -> db.Dashboard:
                 "Per origin: once every node knows its newest version, how long that update "
                 "took from the origin's send to the last node. One step per update.",
                 query(
-                    'origin:gossip_update_reach_all_seconds:max{origin=~"$origin"}',
-                    legend="{{origin}}",
+                    of_origins("origin:gossip_update_reach_all_seconds:max"),
+                    legend="{{origin_name}}",
                 ),
                 unit="s",
             )
@@ -357,7 +397,7 @@ def convergence() -> db.Dashboard:
             graph(
                 "Nodes behind, per origin",
                 "How many nodes do not know the origin's newest version yet.",
-                query('origin:gossip_nodes_behind:count{origin=~"$origin"}', "{{origin}}"),
+                query(of_origins("origin:gossip_nodes_behind:count"), "{{origin_name}}"),
             )
         )
     )
@@ -376,7 +416,7 @@ def traffic() -> db.Dashboard:
             big_number(
                 "Messages sent /s",
                 "Gossip messages sent by all nodes (each copy to each peer).",
-                query(f"sum(rate(gossip_messages_sent_total{{{NODE}}}[$__rate_interval]))"),
+                query(total_rate("gossip_messages_sent_total")),
                 unit="short",
                 w=6,
             )
@@ -385,7 +425,7 @@ def traffic() -> db.Dashboard:
             big_number(
                 "Updates applied /s",
                 "First arrivals of news, all nodes together.",
-                query(f"sum(rate(gossip_updates_applied_total{{{NODE}}}[$__rate_interval]))"),
+                query(total_rate("gossip_updates_applied_total")),
                 w=6,
             )
         )
@@ -395,8 +435,8 @@ def traffic() -> db.Dashboard:
                 "Messages sent for each first arrival: the cost of spreading news "
                 "(pushes, forwards and anti-entropy replies).",
                 query(
-                    f"sum(rate(gossip_messages_sent_total{{{NODE}}}[$__rate_interval]))"
-                    f" / sum(rate(gossip_updates_applied_total{{{NODE}}}[$__rate_interval]))"
+                    f"{total_rate('gossip_messages_sent_total')}"
+                    f" / {total_rate('gossip_updates_applied_total')}"
                 ),
                 w=6,
             )
@@ -406,8 +446,8 @@ def traffic() -> db.Dashboard:
                 "Requests failing",
                 "Fraction of requests to peers that failed or timed out.",
                 query(
-                    f"sum(rate(gossip_requests_failed_total{{{NODE}}}[$__rate_interval]))"
-                    f" / sum(rate(gossip_requests_sent_total{{{NODE}}}[$__rate_interval]))"
+                    f"{total_rate('gossip_requests_failed_total')}"
+                    f" / {total_rate('gossip_requests_sent_total')}"
                 ),
                 unit="percentunit",
                 steps=((None, "green"), (0.01, "orange"), (0.1, "red")),
@@ -419,35 +459,35 @@ def traffic() -> db.Dashboard:
             graph(
                 "Received /s",
                 "Gossip messages received (each message of a batch).",
-                query(rate("gossip_messages_received_total"), "{{instance}}"),
+                query(rate("gossip_messages_received_total"), "{{name}}"),
             )
         )
         .with_panel(
             graph(
                 "Sent /s",
                 "Gossip messages sent (each copy to each peer).",
-                query(rate("gossip_messages_sent_total"), "{{instance}}"),
+                query(rate("gossip_messages_sent_total"), "{{name}}"),
             )
         )
         .with_panel(
             graph(
                 "Deduplicated /s",
                 "Received messages dropped as already seen (same UUID).",
-                query(rate("gossip_messages_deduplicated_total"), "{{instance}}"),
+                query(rate("gossip_messages_deduplicated_total"), "{{name}}"),
             )
         )
         .with_panel(
             graph(
                 "TTL drops /s",
                 "Messages applied but not forwarded: their TTL was spent.",
-                query(rate("gossip_ttl_drops_total"), "{{instance}}"),
+                query(rate("gossip_ttl_drops_total"), "{{name}}"),
             )
         )
         .with_panel(
             graph(
                 "Stale /s",
                 "Messages no newer than what the node knew.",
-                query(rate("gossip_stale_messages_total"), "{{instance}}"),
+                query(rate("gossip_stale_messages_total"), "{{name}}"),
             )
         )
         .with_panel(
@@ -455,8 +495,8 @@ def traffic() -> db.Dashboard:
                 "Invalid requests /s",
                 "Requests refused, by node and reason (gossip_invalid_requests_total).",
                 query(
-                    rate("gossip_invalid_requests_total", by="instance, reason"),
-                    "{{instance}} {{reason}}",
+                    rate("gossip_invalid_requests_total", by="instance, name, reason"),
+                    "{{name}} {{reason}}",
                 ),
             )
         )
@@ -464,22 +504,49 @@ def traffic() -> db.Dashboard:
             graph(
                 "Updates applied /s",
                 "First arrivals of news at each node.",
-                query(rate("gossip_updates_applied_total"), "{{instance}}"),
+                query(rate("gossip_updates_applied_total"), "{{name}}"),
             )
         )
         .with_panel(
             graph(
                 "Requests to peers /s",
                 "Requests made (push, anti-entropy, probes) and those that failed.",
-                query(rate("gossip_requests_sent_total"), "{{instance}} sent", "A"),
-                query(rate("gossip_requests_failed_total"), "{{instance}} failed", "B"),
+                query(rate("gossip_requests_sent_total"), "{{name}} sent", "A"),
+                query(rate("gossip_requests_failed_total"), "{{name}} failed", "B"),
+            )
+        )
+        .with_row(db.Row("Faults injected"))
+        .with_panel(
+            big_number(
+                "Faults /s",
+                "Effects of the nodes' fault layers (GOSSIP_FAULT_*, PUT /admin/faults, "
+                "lab.chaos, the observatory), all nodes together. 0 unless someone is "
+                "breaking the lab on purpose.",
+                query(total_rate("gossip_faults_total")),
+                steps=((None, "green"), (0.001, "orange")),
+                w=6,
+            )
+        )
+        .with_panel(
+            graph(
+                "Faults injected /s, by node and effect",
+                "gossip_faults_total{effect}: requests dropped, duplicated or delayed on the "
+                "way out, and blocked by a partition (blocked_out: to a blocked peer, "
+                "blocked_in: refused from one).",
+                query(
+                    rate("gossip_faults_total", by="instance, name, effect"), "{{name}} {{effect}}"
+                ),
+                w=18,
             )
         )
     )
 
 
 def membership() -> db.Dashboard:
-    peers = f"sum by (instance, state) (gossip_peers{{{NODE}}})"
+    def peers(state: str, by: str = "instance, name") -> str:
+        selector = f'gossip_peers{{{JOB}, state="{state}"}}'
+        return total(of_nodes(selector), by)
+
     return (
         dashboard(
             "gossip-membership",
@@ -509,7 +576,7 @@ def membership() -> db.Dashboard:
             big_number(
                 "Suspect views",
                 "Sum over nodes of the peers each holds suspect (one failed exchange).",
-                query(f'sum(gossip_peers{{{NODE}, state="suspect"}})'),
+                query(peers("suspect", by="")),
                 steps=((None, "green"), (1, "orange")),
                 w=6,
             )
@@ -519,7 +586,7 @@ def membership() -> db.Dashboard:
                 "Dead views",
                 "Sum over nodes of the peers each holds dead (3 failures over at least "
                 "3 s); dead peers are probed every 5 s and come back when they answer.",
-                query(f'sum(gossip_peers{{{NODE}, state="dead"}})'),
+                query(peers("dead", by="")),
                 steps=((None, "green"), (1, "red")),
                 w=6,
             )
@@ -529,7 +596,7 @@ def membership() -> db.Dashboard:
             graph(
                 "Alive peers",
                 "Peers each node holds alive.",
-                query(f'sum by (instance) (gossip_peers{{{NODE}, state="alive"}})', "{{instance}}"),
+                query(peers("alive"), "{{name}}"),
                 w=8,
             )
         )
@@ -537,9 +604,7 @@ def membership() -> db.Dashboard:
             graph(
                 "Suspect peers",
                 "Peers each node holds suspect: a failed exchange, not yet dead.",
-                query(
-                    f'sum by (instance) (gossip_peers{{{NODE}, state="suspect"}})', "{{instance}}"
-                ),
+                query(peers("suspect"), "{{name}}"),
                 w=8,
             )
         )
@@ -548,7 +613,7 @@ def membership() -> db.Dashboard:
                 "Dead peers",
                 "Peers each node holds dead. A killed node shows here on every other node "
                 "within a few seconds, and leaves again when it comes back.",
-                query(f'sum by (instance) (gossip_peers{{{NODE}, state="dead"}})', "{{instance}}"),
+                query(peers("dead"), "{{name}}"),
                 w=8,
             )
         )
@@ -556,7 +621,7 @@ def membership() -> db.Dashboard:
             graph(
                 "Peers by state, all nodes",
                 "Every node's view of its peers, stacked by state.",
-                query(f"sum by (state) ({peers})", "{{state}}"),
+                query(f"sum by (state) ({of_nodes(f'gossip_peers{{{JOB}}}')})", "{{state}}"),
                 stacked=True,
                 w=12,
             )
@@ -565,7 +630,7 @@ def membership() -> db.Dashboard:
             graph(
                 "Failed requests to peers /s",
                 "What drives suspicion: requests that failed or timed out.",
-                query(rate("gossip_requests_failed_total"), "{{instance}}"),
+                query(rate("gossip_requests_failed_total"), "{{name}}"),
                 w=12,
             )
         )
@@ -575,7 +640,13 @@ def membership() -> db.Dashboard:
                 "Scrape target up",
                 "Each node found by DNS: green while it answers scrapes, red while it does "
                 "not. A stopped or killed container leaves DNS and its row ends.",
-                query(f"up{{{NODE}}}", legend="{{instance}}"),
+                query(
+                    # the name as last reported within the range: a node that stopped
+                    # answering has no current gossip_node_info, but keeps its row
+                    f"up{{{JOB}}} * on (instance) group_left (name) max by (instance, name) "
+                    f'(last_over_time(gossip_node_info{{{JOB}, name=~"$node"}}[$__range]))',
+                    legend="{{name}}",
+                ),
                 [value_text({"1": ("up", "green"), "0": ("down", "red")})],
                 ((None, "red"), (1, "green")),
                 h=8,
@@ -587,9 +658,9 @@ def membership() -> db.Dashboard:
                 "Each node's generation (its start time): a change is a restart under the "
                 "same id, which versions survive.",
                 query(
-                    f"gossip_node_ready{{{NODE}}} * on (instance) group_left (generation) "
-                    f"gossip_node_info{{{NODE}}}",
-                    legend="{{instance}} gen {{generation}}",
+                    f"gossip_node_ready{{{JOB}}} * on (instance) group_left (name, generation) "
+                    f'gossip_node_info{{{JOB}, name=~"$node"}}',
+                    legend="{{name}} gen {{generation}}",
                 ),
                 [value_text({"1": ("ready", "green"), "0": ("starting", "orange")})],
                 ((None, "orange"), (1, "green")),

@@ -99,6 +99,9 @@ def summarize(self_id: str, reports: Sequence[Report], now: float) -> dict[str, 
         nodes.append(
             {
                 "id": r.id,
+                # the node's display name (node.names), from its own /state; None from a
+                # node that does not send one (older) or did not answer
+                "name": s.get("name") if isinstance(s.get("name"), str) else None,
                 "self": r.id == self_id,
                 "health": r.health,
                 "reachable": r.state is not None,

@@ -1,8 +1,9 @@
-"""Structured logs: one JSON object a line on stdout, the node id bound to every line.
+"""Structured logs: one JSON object a line on stdout, the node's id and name on every line.
 
 Owns the log format and the catalogue of event names (the README documents the same list;
 `lab.logs` and users' `jq` filters rely on the names). Every line carries `timestamp`
-(ISO-8601, UTC), `level`, `event` and `node`.
+(ISO-8601, UTC), `level`, `event`, `node` (the id, `host:port`) and `name` (the display
+name, node.names).
 
 What can be logged at the message rate, and what cannot
 -------------------------------------------------------
@@ -56,6 +57,7 @@ from node.core import (
     Stale,
     TtlDropped,
 )
+from node.names import default_name
 
 __all__ = [
     "make_logger",
@@ -287,8 +289,10 @@ def make_logger(
     *,
     clock: Callable[[], float] = time.monotonic,
     window_s: float = TALLY_WINDOW_S,
+    name: str | None = None,
 ) -> NodeLogger:
     """A logger for one node (no global configuration: several nodes can share a process).
+    `name` is the display name (default: derived from `node_id` without DNS, node.names);
     `clock` and `window_s` time the duplicate tally (tests pass their own)."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
@@ -306,7 +310,8 @@ def make_logger(
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=True,
     )
-    return NodeLogger(logger.bind(node=node_id), level, clock=clock, window_s=window_s)
+    name = name or default_name(node_id, None)
+    return NodeLogger(logger.bind(node=node_id, name=name), level, clock=clock, window_s=window_s)
 
 
 def log_event(log: Any, event: Event) -> None:

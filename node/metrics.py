@@ -67,7 +67,7 @@ _BUCKETS = (
 class NodeMetrics:
     """The registry and the one histogram; `observe` takes the core's events."""
 
-    def __init__(self, node: GossipNode) -> None:
+    def __init__(self, node: GossipNode, name: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.propagation = Histogram(
             "gossip_propagation_seconds",
@@ -75,7 +75,7 @@ class NodeMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_CoreCollector(node))
+        self.registry.register(_CoreCollector(node, name or node.id))
 
     def observe(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -84,8 +84,9 @@ class NodeMetrics:
 
 
 class _CoreCollector(Collector):
-    def __init__(self, node: GossipNode) -> None:
+    def __init__(self, node: GossipNode, name: str) -> None:
         self.node = node
+        self.name = name
 
     def collect(self) -> Iterator[Metric]:
         node, stats = self.node, self.node.stats
@@ -161,10 +162,11 @@ class _CoreCollector(Collector):
         )
         info = GaugeMetricFamily(
             "gossip_node_info",
-            "This node's id and generation (value 1)",
-            labels=["node", "generation"],
+            "This node's id, display name and generation (value 1); dashboards join it "
+            "on instance for the name",
+            labels=["node", "name", "generation"],
         )
-        info.add_metric([node.id, str(node.generation)], 1)
+        info.add_metric([node.id, self.name, str(node.generation)], 1)
         yield info
         yield GaugeMetricFamily(
             "gossip_node_ready",

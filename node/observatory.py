@@ -151,6 +151,7 @@ class Observatory:
         config = view.get("config") or {}
         return {
             "id": view["id"],
+            "name": view.get("name"),
             "now": now,
             "movie": view["movie"],
             "version": view["version"],

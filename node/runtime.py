@@ -58,7 +58,7 @@ class Runtime:
             movies=movies,
             bootstrap=settings.bootstrap,
         )
-        self.metrics = NodeMetrics(self.node)
+        self.metrics = NodeMetrics(self.node, settings.name)
         # The fault layer's dice get their own random source: injecting faults must not
         # change the protocol's own choices under a fixed GOSSIP_SEED.
         dice = random.Random(None if settings.seed is None else f"faults-{settings.seed}")
@@ -122,6 +122,7 @@ class Runtime:
     def view(self) -> dict[str, Any]:
         """This node's view: the contract's `GET /state` JSON (the page's feed sends the same)."""
         snap = self.node.snapshot(self.clock())
+        snap["name"] = self.settings.name
         snap["config"] = self.node.config.as_dict()
         snap["bootstrap"] = self.settings.bootstrap
         return snap

@@ -21,6 +21,7 @@ from typing import Any
 from node.core import Config, ConfigError, parse_address
 from node.core.auth import Keyring
 from node.faults import Faults
+from node.names import Lookup, check_name, default_name
 
 __all__ = ["Settings", "SettingsError", "VARIABLES", "from_env", "parse_args", "load_movies"]
 
@@ -39,6 +40,10 @@ class Settings:
     host: str = "127.0.0.1"
     bootstrap: str | None = None
     advertise: str = "127.0.0.1:7000"
+    #: Display name for people (logs, metrics, the page); never on the wire as an id.
+    #: Empty: derived from `advertise` without DNS (`:7000` on loopback, else the address);
+    #: `from_env` fills it in, with a reverse lookup (node.names).
+    name: str = ""
     movies: Path = BUNDLED_MOVIES
     log_format: str = "json"
     log_level: str = "info"
@@ -58,6 +63,10 @@ class Settings:
     faults: Faults = field(default_factory=Faults)
     config: Config = field(default_factory=Config)
 
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", default_name(self.advertise, None))
+
     def rng(self) -> random.Random:
         """The node's random source. A seed is mixed with the node's own address, so that
         nodes started with the same GOSSIP_SEED still make different choices (and message
@@ -70,6 +79,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GOSSIP_PORT": ("--port", "listen port (-p)"),
     "GOSSIP_BOOTSTRAP": ("--bootstrap", "host:port (or bare port) of a node to join (-b)"),
     "GOSSIP_ADVERTISE": ("--advertise", "host:port other nodes use for this one"),
+    "GOSSIP_NAME": (
+        "--name",
+        "display name for logs, metrics and the page (default: the container's DNS name "
+        "by reverse lookup, or :PORT locally)",
+    ),
     "GOSSIP_HOST": ("--host", "address to listen on"),
     "GOSSIP_MOVIES": ("--movies", "file of movies, one a line"),
     "GOSSIP_RESAMPLE_SECONDS": ("--resample-seconds", "mean seconds between new favourites"),
@@ -119,12 +133,17 @@ _KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
 )
 
 
-def from_env(environ: Mapping[str, str]) -> Settings:
-    """Settings from `GOSSIP_*` variables in `environ`; unset or empty means the default."""
+def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Settings:
+    """Settings from `GOSSIP_*` variables in `environ`; unset or empty means the default.
+    Without GOSSIP_NAME, a non-loopback node's name comes from `lookup` (reverse DNS by
+    default; node.names)."""
     env = {k: v.strip() for k, v in environ.items() if k in VARIABLES and v.strip()}
     port = _get(env, "GOSSIP_PORT", _port, 7000)
     host = env.get("GOSSIP_HOST", "127.0.0.1")
     advertise = _get(env, "GOSSIP_ADVERTISE", parse_address, None) or _auto_advertise(host, port)
+    name = _get(env, "GOSSIP_NAME", check_name, None)
+    if name is None:
+        name = default_name(advertise) if lookup is None else default_name(advertise, lookup)
     bootstrap = _get(env, "GOSSIP_BOOTSTRAP", parse_address, None)
     if bootstrap in (advertise, f"127.0.0.1:{port}", f"localhost:{port}"):
         bootstrap = None  # `-p 7000 -b 7000`: the first node
@@ -158,6 +177,7 @@ def from_env(environ: Mapping[str, str]) -> Settings:
         host=host,
         bootstrap=bootstrap,
         advertise=advertise,
+        name=name,
         movies=movies,
         log_format=log_format,
         log_level=log_level,

@@ -82,6 +82,7 @@ class Ui:
         return web.json_response(
             {
                 "id": node.id,
+                "name": self.rt.settings.name,
                 "movies": list(node.movies),
                 "token_required": self.rt.settings.admin_token is not None,
             }

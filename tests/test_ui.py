@@ -72,7 +72,12 @@ async def test_ui_json_lists_the_movies_and_whether_a_token_is_needed(
     client: Client, aiohttp_client: Any, tmp_path: Path
 ) -> None:
     ui = await (await client.get("/ui.json")).json()
-    assert ui == {"id": "127.0.0.1:7590", "movies": MOVIES, "token_required": False}
+    assert ui == {
+        "id": "127.0.0.1:7590",
+        "name": ":7590",  # the display name the page shows for it
+        "movies": MOVIES,
+        "token_required": False,
+    }
     other = await make_client(aiohttp_client, tmp_path, GOSSIP_ADMIN_TOKEN="s3cret")
     assert (await (await other.get("/ui.json")).json())["token_required"] is True
 

@@ -295,6 +295,7 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
     palette = Palette(colour_wanted(args.color, out) and not args.json)
     shown = 0
     width = 14
+    names = parser.names
 
     def show(r: Record) -> None:
         nonlocal shown, width
@@ -302,8 +303,8 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
         if args.json:
             out.write(r.raw + "\n")
         else:
-            width = max(width, len(r.node))
-            out.write(format_record(r, palette, width, args.date) + "\n")
+            width = max(width, len(names.of(r.node)))
+            out.write(format_record(r, palette, width, args.date, names) + "\n")
 
     if args.stats:
         return _stats(args, inputs, parser, keep, out)
@@ -315,7 +316,7 @@ def tail_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | No
         if args.lines is not None:
             history = history[len(history) - args.lines :] if args.lines else []
         if history and not args.json:
-            width = max(width, *(len(r.node) for r in history))
+            width = max(width, *(len(names.of(r.node)) for r in history))
         for r in history:
             show(r)
         out.flush()
@@ -448,7 +449,9 @@ def trace_main(argv: Sequence[str], stdin: TextIO | None = None, out: TextIO | N
         out.write(json.dumps(doc) + "\n")
     else:
         palette = Palette(colour_wanted(args.color, out))
-        out.write("\n".join(render_trace(trace, palette, tree=args.tree)) + "\n")
+        out.write(
+            "\n".join(render_trace(trace, palette, tree=args.tree, names=parser.names)) + "\n"
+        )
     return 0
 
 

@@ -96,7 +96,7 @@ class Filter:
             return False
         if self.until is not None and r.t > self.until:
             return False
-        if self.nodes and not any(id_matches(p, r.node) for p in self.nodes):
+        if self.nodes and not any(id_matches(p, r.node) or p == r.name for p in self.nodes):
             return False
         if self.events and not any(fnmatch.fnmatchcase(r.event, p) for p in self.events):
             return False

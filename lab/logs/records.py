@@ -1,7 +1,8 @@
 """Log lines into records: the JSON object a node wrote, its time, and where it came from.
 
 Owns the reading of one line and nothing else (no files, no output). A node's line is one
-JSON object with `timestamp` (ISO-8601 UTC), `level`, `event` and `node` (see `node.logs`).
+JSON object with `timestamp` (ISO-8601 UTC), `level`, `event`, `node` and, from nodes that
+have display names, `name` (see `node.logs`).
 Lines may come wrapped the way the usual tools print them: `docker compose logs` without
 `--no-log-prefix` ("peer-2  | {...}"), `python -m lab.cluster` ("7001 | {...}"), with or
 without colour codes; the prefix is cut off. Anything else (a traceback, a console-format
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Record", "Parser", "Skipped", "LEVELS", "parse_time", "format_time"]
+__all__ = ["Record", "Names", "Parser", "Skipped", "LEVELS", "parse_time", "format_time"]
 
 #: Log levels, lowest first (structlog's names; "exception" and "critical" are errors).
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "exception": 40, "critical": 50}
@@ -51,6 +52,12 @@ class Record:
         return str(self.fields.get("node", ""))
 
     @property
+    def name(self) -> str | None:
+        """The writer's display name, when its line carries one."""
+        name = self.fields.get("name")
+        return name if isinstance(name, str) and name else None
+
+    @property
     def level(self) -> str:
         return str(self.fields.get("level", ""))
 
@@ -74,6 +81,21 @@ class Record:
 
     def sort_key(self) -> tuple[float, int, int]:
         return (self.t, self.source, self.line)
+
+
+class Names:
+    """Node id -> display name, from the `name` of the lines each node wrote."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def learn(self, r: Record) -> None:
+        if r.node and r.name:
+            self._names[r.node] = r.name
+
+    def of(self, node: str) -> str:
+        """The node's name, or its id when no name is known."""
+        return self._names.get(node, node)
 
 
 @dataclass
@@ -137,9 +159,11 @@ def format_time(t: float, date: bool = False) -> str:
 
 class Parser:
     """Reads lines into records for one run of the tool; remembers what it skipped and
-    the last time seen in each source (for lines without a timestamp)."""
+    the last time seen in each source (for lines without a timestamp), and the name of
+    every node whose lines it read, shown or not."""
 
     def __init__(self) -> None:
+        self.names = Names()
         self.skipped = Skipped()
         self.read = 0
         self._last_t: dict[int, float] = {}
@@ -163,7 +187,9 @@ class Parser:
             t = self._last_t.get(source, 0.0)
         else:
             self._last_t[source] = t
-        return Record(t, fields, raw, source, line)
+        record = Record(t, fields, raw, source, line)
+        self.names.learn(record)
+        return record
 
 
 def _unwrap(text: str) -> str | None:

@@ -1,10 +1,13 @@
 """Records as text for people: one line each, the node in its own colour.
 
 Owns the look of the merged view (and the colours the trace uses). A line reads
-`16:31:02.114  127.0.0.1:7801  info  update_applied  origin=... version=... hops=2`: UTC
-time of day, node, level, event, then the record's other fields in the order the node wrote
-them. Colours only when asked or on a terminal (`colour_wanted`): one per node, in the order
-nodes first appear; the level in yellow for warnings, red for errors, dim for debug.
+`16:31:02.114  peer-2  info  update_applied  origin=peer-3 version=... hops=2`: UTC time of
+day, node, level, event, then the record's other fields in the order the node wrote them.
+Nodes are shown by name (`Names`: the `name` each node's own lines carry, learned as they
+are read) and by id until their name is known, or when their logs carry none; `--json`
+keeps the lines as written. Colours only when asked or on a terminal (`colour_wanted`): one
+per node, in the order nodes first appear; the level in yellow for warnings, red for errors,
+dim for debug.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import os
 import re
 from typing import Any, TextIO
 
-from lab.logs.records import Record, format_time
+from lab.logs.records import Names, Record, format_time
 
-__all__ = ["Palette", "colour_wanted", "format_record", "format_value"]
+__all__ = ["Names", "Palette", "colour_wanted", "format_record", "format_value"]
 
 _NODE_COLOURS = (36, 33, 35, 32, 34, 31, 96, 93, 95, 92, 94, 91)
 _LEVEL_STYLE = {"debug": "2", "warning": "33", "error": "1;31", "critical": "1;31"}
-_SHOWN = ("timestamp", "level", "event", "node")
+_SHOWN = ("timestamp", "level", "event", "node", "name")
+#: Fields whose value is a node id, shown as the node's name when it is known.
+_ID_FIELDS = frozenset({"origin", "sender", "peer", "via"})
 #: Strings shown without quotes: ids, UUIDs, numbers-as-text, single words.
 _BARE = re.compile(r"[\w.:/+@-]+")
 
@@ -66,16 +71,29 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def format_record(r: Record, palette: Palette, node_width: int = 0, date: bool = False) -> str:
-    """One record as one line of text."""
+def format_record(
+    r: Record,
+    palette: Palette,
+    node_width: int = 0,
+    date: bool = False,
+    names: Names | None = None,
+) -> str:
+    """One record as one line of text; with `names`, nodes by name where known."""
     node = r.node or "?"
+    shown = r.name or (names.of(node) if names else node)
     level = r.level or "?"
     head = [
         format_time(r.t, date),
-        palette.node(node, node.ljust(node_width)),
+        palette.node(node, shown.ljust(node_width)),
         palette.level(level, level.ljust(7)),
         palette.style("1", r.event),
     ]
-    rest = [f"{k}={format_value(v)}" for k, v in r.fields.items() if k not in _SHOWN]
+
+    def value(k: str, v: Any) -> str:
+        if names is not None and k in _ID_FIELDS and isinstance(v, str):
+            v = names.of(v)
+        return format_value(v)
+
+    rest = [f"{k}={value(k, v)}" for k, v in r.fields.items() if k not in _SHOWN]
     text = "  ".join(head)
     return text + "  " + " ".join(rest) if rest else text

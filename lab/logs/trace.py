@@ -21,13 +21,13 @@ arrivals, duplicates and stale ones (copies lost on the way are in no log).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lab.logs.filters import id_matches
-from lab.logs.records import Record, format_time
+from lab.logs.records import Names, Record, format_time
 from lab.logs.render import Palette
 from node.logs import TALLY_WINDOW_S
 
@@ -172,8 +172,9 @@ class Trace:
 
 class Collector:
     """Takes records one by one, keeps what a trace needs, and builds the trace of the
-    update named by an origin (`host:port`, bare port or host) and a version (None: the
-    newest in the logs), or by a UUID (or its first 8+ characters)."""
+    update named by an origin (`host:port`, bare port or host, or the node's display name
+    as its own lines carry it) and a version (None: the newest in the logs), or by a UUID
+    (or its first 8+ characters)."""
 
     def __init__(
         self, origin: str | None = None, version: int | None = None, uuid: str | None = None
@@ -185,12 +186,15 @@ class Collector:
         self._first_line: dict[str, float] = {}
         self._last_line: dict[str, float] = {}
         self._duplicates_logged = False
+        self._names: dict[str, str] = {}
         self.records = 0
 
     def add(self, r: Record) -> None:
         self.records += 1
         node = r.node
         if node:
+            if r.name:
+                self._names[node] = r.name
             self._first_line.setdefault(node, r.t)
             if r.t > self._last_line.get(node, float("-inf")):
                 self._last_line[node] = r.t
@@ -224,7 +228,11 @@ class Collector:
             assert version is not None
             return origin, version
         assert self.origin is not None
-        origins = sorted(o for o in self._by_origin if id_matches(self.origin, o))
+        origins = sorted(
+            o
+            for o in self._by_origin
+            if id_matches(self.origin, o) or self._names.get(o) == self.origin
+        )
         if not origins:
             known = ", ".join(sorted(self._by_origin)[:10]) or "none"
             raise TraceError(f"no news from {self.origin} in these logs (origins seen: {known})")
@@ -365,11 +373,17 @@ def _ms(ms: float | None) -> str:
 _COLUMNS = ("node", "arrived", "from", "hops", "delay", "via", "ttl", "dups", "stale", "TTL drop")
 
 
-def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str]:
-    """The trace for people: a heading, one row per node, (the tree,) and the summary last."""
+def render_trace(
+    trace: Trace, palette: Palette, tree: bool = False, names: Names | None = None
+) -> list[str]:
+    """The trace for people: a heading, one row per node, (the tree,) and the summary last.
+    With `names`, nodes are shown by name where their logs carry one (the origin's id is
+    in the heading)."""
+    label = names.of if names is not None else str
     movie = f' "{trace.movie}"' if trace.movie else ""
+    origin = label(trace.origin)
     out = [
-        f"update {trace.origin} v{trace.version}{movie}"
+        f"update {origin} v{trace.version}{movie}"
         + (f" (uuid {trace.uuid})" if trace.uuid else ""),
         "sent "
         + (
@@ -377,7 +391,8 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
             if trace.sent_at
             else "at an unknown time"
         )
-        + f" by {trace.origin}",
+        + f" by {origin}"
+        + (f" ({trace.origin})" if origin != trace.origin else ""),
         "",
     ]
     rows = [list(_COLUMNS)]
@@ -385,9 +400,9 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
         if n.status in ("origin", "reached"):
             rows.append(
                 [
-                    n.node,
+                    label(n.node),
                     format_time(n.at) if n.at is not None else "-",
-                    "(origin)" if n.status == "origin" else (n.sender or "?"),
+                    "(origin)" if n.status == "origin" else label(n.sender or "?"),
                     str(n.hops) if n.hops is not None else "?",
                     _ms(n.delay_ms),
                     n.via or "-",
@@ -403,7 +418,9 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
                 if n.status == "superseded"
                 else "not reached"
             )
-            rows.append([n.node, why, "", "", "", "", "", str(n.duplicates), str(n.stale), ""])
+            rows.append(
+                [label(n.node), why, "", "", "", "", "", str(n.duplicates), str(n.stale), ""]
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     numeric = {3, 4, 6, 7, 8}
     for k, row in enumerate(rows):
@@ -417,13 +434,13 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
             ]
             line = "  ".join(cells).rstrip()
         if k:
-            node = row[0]
-            line = palette.node(node, node.ljust(widths[0])) + line[widths[0] :]
+            node = trace.nodes[k - 1].node  # the colour goes with the id
+            line = palette.node(node, row[0].ljust(widths[0])) + line[widths[0] :]
         else:
             line = palette.style("1", line)
         out.append(line)
     if tree:
-        out += ["", *_tree(trace, palette)]
+        out += ["", *_tree(trace, palette, label)]
     if not trace.settled:
         out += [
             "",
@@ -437,16 +454,16 @@ def render_trace(trace: Trace, palette: Palette, tree: bool = False) -> list[str
             "note: these logs count no duplicates at all (nodes older than the "
             "update_duplicates tally log them only with GOSSIP_LOG_LEVEL=debug)",
         ]
-    out += ["", summary_line(trace)]
+    out += ["", summary_line(trace, label)]
     return out
 
 
-def summary_line(trace: Trace) -> str:
+def summary_line(trace: Trace, label: Callable[[str], str] = str) -> str:
     s = trace.summary()
     text = f"reached {s['nodes_reached']}/{s['nodes_expected']} nodes"
     if s["time_to_last_ms"] is not None:
         hops = s["max_hops"]
-        text += f" in {_ms(s['time_to_last_ms'])} (last: {s['last_node']}"
+        text += f" in {_ms(s['time_to_last_ms'])} (last: {label(s['last_node'])}"
         text += f", {hops} hop{'s' * (hops != 1)} deep)" if hops is not None else ")"
     text += (
         f"; {_n(s['messages'], 'message')} spent: {_n(s['first_arrivals'], 'first arrival')}"
@@ -460,7 +477,7 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' * (count != 1)}"
 
 
-def _tree(trace: Trace, palette: Palette) -> list[str]:
+def _tree(trace: Trace, palette: Palette, label: Callable[[str], str] = str) -> list[str]:
     """Who told whom: the update's dissemination tree, children by arrival."""
     children: dict[str | None, list[NodeTrace]] = defaultdict(list)
     present = {n.node for n in trace.reached}
@@ -468,18 +485,20 @@ def _tree(trace: Trace, palette: Palette) -> list[str]:
         if n.status == "reached":
             parent = n.sender if n.sender in present else None
             children[parent].append(n)
-    lines = [palette.node(trace.origin) + "  (origin)"]
+    lines = [palette.node(trace.origin, label(trace.origin)) + "  (origin)"]
 
     def walk(node: str | None, indent: str) -> None:
         kids = children.get(node, [])
         for i, kid in enumerate(kids):
             last = i == len(kids) - 1
             detail = f"hop {kid.hops}  {_ms(kid.delay_ms)}  {kid.via or '-'}"
-            lines.append(f"{indent}{'└─ ' if last else '├─ '}{palette.node(kid.node)}  {detail}")
+            shown = palette.node(kid.node, label(kid.node))
+            lines.append(f"{indent}{'└─ ' if last else '├─ '}{shown}  {detail}")
             walk(kid.node, indent + ("   " if last else "│  "))
 
     walk(trace.origin, "")
     for n in children.get(None, []):  # told by a node whose logs are not here
-        lines.append(f"{palette.node(n.node)}  from {n.sender or 'unknown'} (not in these logs)")
+        told = label(n.sender) if n.sender else "unknown"
+        lines.append(f"{palette.node(n.node, label(n.node))}  from {told} (not in these logs)")
         walk(n.node, "")
     return lines

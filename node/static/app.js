@@ -6,6 +6,9 @@
 // arrives. With `?view=<peer>` the page shows that peer instead, through this node's
 // `proxy/<peer>/...` endpoints. Everything from the network is put in the page as text
 // (textContent), never as HTML: movie titles and ids come from other nodes.
+// Nodes are shown by their display names (GOSSIP_NAME, or the container's DNS name): a
+// node's own comes in its /state, the others' in the cluster view; the address (the id)
+// is in the title, shown on hover. A node too old to send a name is shown by its id.
 "use strict";
 
 (() => {
@@ -77,15 +80,26 @@
   // A <span> that keeps saying how long ago `t` (server clock) was.
   const ago = (t) => h("span", { "data-since": t, text: `${fmtDuration(serverNow() - t)} ago` });
 
-  // Short labels for ids: ":7001" when every node shares a host, the host when every node
-  // shares a port (Docker), else the whole id. The whole id is always in the title.
+  // id -> display name, as the nodes report them.
+  const names = new Map();
+  const nameOf = (id) => (id === null || id === undefined ? "?" : names.get(id) || id);
+  function learnNames(c) {
+    for (const n of c.nodes || []) if (typeof n.name === "string" && n.name) names.set(n.id, n.name);
+  }
+  // A node shown by name, its address on hover.
+  const nodeSpan = (id, cls = "id") => h("span", { class: cls, title: id, text: nameOf(id) });
+
+  // Short labels for ids: the name when known; else ":7001" when every node shares a host,
+  // the host when every node shares a port (Docker), else the whole id. The whole id is
+  // always in the title.
   function labeller(ids) {
     const parts = ids.map((id) => [id.slice(0, id.lastIndexOf(":")), id.slice(id.lastIndexOf(":") + 1)]);
     const hosts = new Set(parts.map((p) => p[0]));
     const ports = new Set(parts.map((p) => p[1]));
-    if (ids.length > 1 && hosts.size === 1) return (id) => id.slice(id.lastIndexOf(":"));
-    if (ids.length > 1 && ports.size === 1) return (id) => id.slice(0, id.lastIndexOf(":"));
-    return (id) => id;
+    let short = (id) => id;
+    if (ids.length > 1 && hosts.size === 1) short = (id) => id.slice(id.lastIndexOf(":"));
+    else if (ids.length > 1 && ports.size === 1) short = (id) => id.slice(0, id.lastIndexOf(":"));
+    return (id) => names.get(id) || short(id);
   }
   // An update's number in its origin's life ("#12"), when the cluster view knows it.
   function counterOf(origin, version) {
@@ -167,6 +181,7 @@
 
   // --- this node -------------------------------------------------------------------------
   function onState(s) {
+    if (typeof s.name === "string" && s.name) names.set(s.id, s.name);
     S.offset = s.now - Date.now() / 1000;
     S.prev = S.state;
     S.state = s;
@@ -180,8 +195,9 @@
   }
 
   function renderMe(s) {
-    $("node-id").textContent = s.id;
-    document.title = `${s.movie ?? "…"} · ${s.id} · Gossip Lab`;
+    $("node-id").textContent = nameOf(s.id);
+    $("node-id").title = s.id;
+    document.title = `${s.movie ?? "…"} · ${nameOf(s.id)} · Gossip Lab`;
     $("me-h").textContent = viewing ? "The node viewed" : "This node";
     $("my-movie").textContent = s.movie ?? "none yet";
     $("my-version").textContent = String(s.version);
@@ -190,7 +206,7 @@
       h("span", { class: "num", text: String(s.generation) }),
       h("span", { class: "sub", text: `started ${new Date(s.started_at * 1000).toLocaleString()}` }));
     $("my-uptime").replaceChildren(h("span", { "data-uptime": s.started_at, text: fmtDuration(s.uptime_s) }));
-    const boot = s.bootstrap ? s.bootstrap : "none (first node)";
+    const boot = s.bootstrap ? nameOf(s.bootstrap) : "none (first node)";
     $("my-bootstrap").textContent = `${boot}${s.bootstrapped ? "" : " · not joined yet"}`;
     const pc = s.peer_counts || {};
     $("my-peers").textContent =
@@ -244,7 +260,7 @@
         text: older ? "↺ behind: older life" : `▲ behind by ${behind}` });
       const how = e.via === "local"
         ? "picked here"
-        : `${e.via} from ${e.sender ?? "?"} · ${plural(e.hops ?? 0, "hop")}` +
+        : `${e.via} from ${nameOf(e.sender)} · ${plural(e.hops ?? 0, "hop")}` +
           (e.sent_at ? ` · ${fmtDelay(e.learned_at - e.sent_at)}` : "");
       const seen = S.seenVersions.get(origin);
       S.seenVersions.set(origin, e.version);
@@ -254,7 +270,7 @@
       return h("tr", { class: flash ? "changed" : null, "data-origin": origin,
         style: flash ? `--flash-delay:-${since.toFixed(2)}s` : null },
         h("td", { "data-label": "Origin" },
-          h("span", { class: "id", text: origin }),
+          nodeSpan(origin),
           origin === s.id ? h("span", { class: "tag", text: "this node" }) : null),
         h("td", { "data-label": "Favourite", class: "movie", text: e.movie }),
         h("td", { "data-label": "Version", class: "num" },
@@ -270,7 +286,7 @@
     const tomb = Object.entries(s.tombstones || {});
     $("tombstones").hidden = !tomb.length;
     $("tombstones").textContent = tomb.length
-      ? `Departed origins dropped from state (tombstoned, so late gossip cannot bring them back): ${tomb.map(([o]) => o).join(", ")}`
+      ? `Departed origins dropped from state (tombstoned, so late gossip cannot bring them back): ${tomb.map(([o]) => nameOf(o)).join(", ")}`
       : "";
   }
 
@@ -283,13 +299,13 @@
       : "No peers yet.";
     const rows = entries.map(([peer, p]) =>
       h("tr", { "data-peer": peer },
-        h("td", { "data-label": "Peer", class: "id", text: peer }),
+        h("td", { "data-label": "Peer", class: "id", title: peer, text: nameOf(peer) }),
         h("td", { "data-label": "Health" }, h("span", { class: `status health-${p.state}`, text: HEALTH[p.state] || p.state })),
         h("td", { "data-label": "Last heard" }, p.last_heard ? ago(p.last_heard) : "never"),
         h("td", { "data-label": "Failures", class: "num", text: String(p.failures) }),
         h("td", { "data-label": "View" },
           peer === S.localId && viewing ? h("a", { href: "./", text: "its own page" })
-            : h("a", { href: viewHref(peer), text: "open its view", "aria-label": `open the view of ${peer}` }))));
+            : h("a", { href: viewHref(peer), text: "open its view", "aria-label": `open the view of ${nameOf(peer)}` }))));
     $("peer-table").tBodies[0].replaceChildren(...rows);
   }
 
@@ -315,6 +331,7 @@
       const c = await r.json();
       if (!r.ok) throw new Error(c.error || `HTTP ${r.status}`);
       if (replaying) return;
+      learnNames(c);
       S.cluster = c;
       renderCluster(c);
       if (S.state) renderOrigins(S.state);
@@ -382,11 +399,11 @@
     const head = h("tr", {},
       h("th", { scope: "col", text: "Node" }),
       h("th", { scope: "col", text: "Its favourite" }),
-      c.origins.map((o) => h("th", { scope: "col", title: `origin ${o}` }, h("span", { class: "id", text: label(o) }))));
+      c.origins.map((o) => h("th", { scope: "col", title: `origin ${nameOf(o)} (${o})` }, h("span", { class: "id", text: label(o) }))));
     const rows = c.nodes.map((n) => {
       const here = n.id === S.localId;
-      // the whole id, and a short one that narrow screens show instead
-      const name = [h("span", { class: "full", text: n.id }), h("span", { class: "short", text: label(n.id) })];
+      // the name (or the whole id), and a short label that narrow screens show instead
+      const name = [h("span", { class: "full", text: nameOf(n.id) }), h("span", { class: "short", text: label(n.id) })];
       const link = here && !viewing
         ? h("span", { class: "id", title: n.id }, name)
         : h("a", { href: viewHref(n.id), class: "id", title: `open the view of ${n.id}` }, name);
@@ -410,14 +427,14 @@
         const own = o === n.id ? " own" : "";
         if (!cell) {
           return h("td", { class: `missing${own}`, "data-origin": o, "data-behind": "missing",
-            title: `${n.id} has never heard of ${o}` },
+            title: `${nameOf(n.id)} has never heard of ${nameOf(o)} (${o})` },
           h("span", { class: "cell missing", text: "? never heard" }));
         }
         const cls = behindClass(cell.behind, cell.older_life);
-        const title = `${n.id} knows ${o}: ${quote(cell.movie)}, version ${cell.version}` +
+        const title = `${nameOf(n.id)} knows ${nameOf(o)} (${o}): ${quote(cell.movie)}, version ${cell.version}` +
           (cell.behind ? ` (${cell.older_life ? "an older life" : `${cell.behind} behind`}, newest ${quote(c.newest[o].movie)})` : " (newest)") +
           `, learned ${fmtClock(cell.learned_at)}` +
-          (cell.via === "local" ? " (its own)" : ` via ${cell.via} from ${cell.sender}, ${plural(cell.hops, "hop")}`);
+          (cell.via === "local" ? " (its own)" : ` via ${cell.via} from ${nameOf(cell.sender)}, ${plural(cell.hops, "hop")}`);
         // a cell behind names the favourite it still has; a current one needs no words
         return h("td", { class: `${cls}${own}`, "data-origin": o, "data-behind": String(cell.behind), title },
           h("span", { class: `cell ${cls}` }, behindText(cell.behind, cell.older_life),
@@ -450,7 +467,7 @@
     } else {
       const n = u.reached.length;
       const counter = u.counter === null ? `version ${u.version}` : `update #${u.counter}`;
-      let text = `${u.origin} picked ${quote(u.movie)} (${counter}) at ${fmtClock(u.sent_at)}: ` +
+      let text = `${nameOf(u.origin)} picked ${quote(u.movie)} (${counter}) at ${fmtClock(u.sent_at)}: ` +
         `reached ${n} of ${plural(u.of, "node")}`;
       text += u.spread_s === null ? " so far." : `, the last ${fmtDelay(u.spread_s)} after the send.`;
       title.textContent = text;
@@ -462,13 +479,13 @@
           ? "the origin: +0 ms"
           : `+${fmtDelay(r.delay_s)} · ${plural(r.hops ?? 0, "hop")} · ${r.via} from ${r.sender ? label(r.sender) : "?"}`;
         return h("li", { "data-node": r.node },
-          h("span", { class: "id", text: r.node }),
+          nodeSpan(r.node),
           h("span", { class: "track", "aria-hidden": "true" }, h("span", { class: "bar", style: `width:${pct}%` })),
           h("span", { class: "what", text: what }));
       });
       for (const p of u.pending) {
         rows.push(h("li", { class: "pending", "data-node": p.node },
-          h("span", { class: "id", text: p.node }),
+          nodeSpan(p.node),
           h("span", { class: "track", "aria-hidden": "true" }),
           h("span", { class: "what", text: p.behind === null ? "not yet: never heard of the origin" : `not yet (${p.behind} behind)` })));
       }
@@ -478,7 +495,7 @@
     $("updates").tBodies[0].replaceChildren(...recent.map((x) =>
       h("tr", {},
         h("td", { "data-label": "Sent" }, h("time", { text: fmtClock(x.sent_at) })),
-        h("td", { "data-label": "Origin", class: "id", text: x.origin }),
+        h("td", { "data-label": "Origin", class: "id", title: x.origin, text: nameOf(x.origin) }),
         h("td", { "data-label": "Update", class: "num", text: x.counter === null ? `v${x.version}` : `#${x.counter}` }),
         h("td", { "data-label": "Favourite", text: x.movie }),
         h("td", { "data-label": "Reached", text: `${x.reached.length} of ${x.of}` }),
@@ -504,30 +521,30 @@
   const groupOf = (kind) => (KINDS[kind] ? KINDS[kind][2] : "refused");
 
   function describe(e) {
-    const who = (id) => id ?? "?";
+    const who = nameOf;
     const v = (origin, version) => updateLabel(origin, version);
     switch (e.kind) {
       case "movie_changed":
         return `picked ${quote(e.movie)} (update #${e.counter}${e.previous ? `, was ${quote(e.previous)}` : ""})`;
       case "update_applied":
-        return `${e.origin}: ${quote(e.movie)} (${v(e.origin, e.version)}) by ${e.via} from ${who(e.sender)}, ` +
+        return `${who(e.origin)}: ${quote(e.movie)} (${v(e.origin, e.version)}) by ${e.via} from ${who(e.sender)}, ` +
           `${plural(e.hops, "hop")}${e.delay_s === null ? "" : `, ${fmtDelay(e.delay_s)} after the send`}, TTL left ${e.ttl}`;
       case "message_deduplicated":
-        return `${e.origin} ${v(e.origin, e.version)} again from ${who(e.sender)}: already seen, dropped`;
+        return `${who(e.origin)} ${v(e.origin, e.version)} again from ${who(e.sender)}: already seen, dropped`;
       case "ttl_drop":
-        return `${e.origin} ${v(e.origin, e.version)} applied but not forwarded: TTL spent`;
+        return `${who(e.origin)} ${v(e.origin, e.version)} applied but not forwarded: TTL spent`;
       case "stale_message":
-        return `${e.origin} ${v(e.origin, e.version)} from ${who(e.sender)}: older than the known ${v(e.origin, e.known)}`;
+        return `${who(e.origin)} ${v(e.origin, e.version)} from ${who(e.sender)}: older than the known ${v(e.origin, e.known)}`;
       case "peer_state":
-        return e.old === null ? `${e.peer}: new peer, ${e.new}` : `${e.peer}: ${e.old} → ${e.new}`;
+        return e.old === null ? `${who(e.peer)}: new peer, ${e.new}` : `${who(e.peer)}: ${e.old} → ${e.new}`;
       case "bootstrap_ok":
-        return `joined through ${e.via}, ${plural(e.peers, "peer")} known`;
+        return `joined through ${who(e.via)}, ${plural(e.peers, "peer")} known`;
       case "bootstrap_failed":
-        return `${e.via} did not answer; retrying in ${fmtDuration(e.retry_in_s)}`;
+        return `${who(e.via)} did not answer; retrying in ${fmtDuration(e.retry_in_s)}`;
       case "origin_reaped":
-        return `${e.origin} dropped from state: dead too long`;
+        return `${who(e.origin)} dropped from state: dead too long`;
       case "request_refused":
-        return `${e.reason}: ${e.detail}${e.sender ? ` (from ${e.sender})` : ""}`;
+        return `${e.reason}: ${e.detail}${e.sender ? ` (from ${who(e.sender)})` : ""}`;
       default:
         return JSON.stringify(e);
     }
@@ -631,7 +648,8 @@
       S.ui = ui;
       $("movie-list").replaceChildren(...ui.movies.map((m) => h("option", { value: m })));
       $("token-row").hidden = !ui.token_required;
-      $("pick-node").textContent = ui.id;
+      $("pick-node").textContent = ui.name || ui.id;
+      $("pick-node").title = ui.id;
       if (S.state) { renderPeers(S.state); }
       if (S.cluster) renderMatrix(S.cluster);
     } catch (e) {
@@ -645,7 +663,10 @@
       $("viewing").hidden = false;
       $("title-kind").textContent = "Node";
       $("node-id").textContent = viewing;
-      fetch("ui.json").then((r) => r.json()).then((u) => { $("local-id").textContent = u.id; }).catch(() => {});
+      fetch("ui.json").then((r) => r.json()).then((u) => {
+        $("local-id").textContent = u.name || u.id;
+        $("local-id").title = u.id;
+      }).catch(() => {});
       const links = ["state", "cluster", "events"].map((p) => h("a", { href: base + p, text: `/${p}` }));
       $("data-links").replaceChildren(`Data of ${viewing} (relayed): `,
         ...links.flatMap((a, i) => (i ? [" · ", a] : [a])));

@@ -87,13 +87,22 @@
     const hms = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
     return ms ? `${hms}.${String(d.getMilliseconds()).padStart(3, "0")}` : hms;
   }
+  // Nodes by display name (each node's /observatory/local carries its own), the address
+  // in the title; a node without a name (an older node, a record without names) by a short
+  // form of its id: ":7001" when all share a host, the host when all share a port.
+  const names = new Map();
+  function learnNames(nodes) {
+    for (const n of nodes || []) if (typeof n.name === "string" && n.name) names.set(n.id, n.name);
+  }
+  const nameOf = (id) => (id ? names.get(id) || id : "?");
   function labeller(ids) {
     const cut = (id) => [id.slice(0, id.lastIndexOf(":")), id.slice(id.lastIndexOf(":") + 1)];
     const hosts = new Set(ids.map((id) => cut(id)[0]));
     const ports = new Set(ids.map((id) => cut(id)[1]));
-    if (ids.length > 1 && hosts.size === 1) return (id) => (id ? `:${cut(id)[1]}` : "?");
-    if (ids.length > 1 && ports.size === 1) return (id) => (id ? cut(id)[0] : "?");
-    return (id) => id || "?";
+    let short = (id) => id;
+    if (ids.length > 1 && hosts.size === 1) short = (id) => `:${cut(id)[1]}`;
+    else if (ids.length > 1 && ports.size === 1) short = (id) => cut(id)[0];
+    return (id) => (id ? names.get(id) || short(id) : "?");
   }
   // Favourites shown now get distinct colours (in title order); any other, one by hash.
   let colours = new Map();
@@ -328,7 +337,7 @@
         const gap = nodeR + 3;
         out.push(s("line", { x1: a.x + ux * gap, y1: a.y + uy * gap, x2: b.x - ux * gap, y2: b.y - uy * gap, class: cls,
           "marker-end": `url(#${cls === "tree" ? "arrow" : "arrow-b"})`, "data-from": rec.parent, "data-to": id },
-        s("title", { text: `${rec.parent} told ${id} first (hop ${rec.hops}, +${fmtDelay(rec.delay_s)})` })));
+        s("title", { text: `${nameOf(rec.parent)} told ${nameOf(id)} (${id}) first (hop ${rec.hops}, +${fmtDelay(rec.delay_s)})` })));
       }
     }
     // the nodes
@@ -522,7 +531,7 @@
     delays.forEach((t, i) => out.push(s("circle", { cx: X(t), cy: Y((i + 1) / n), r: 3, class: "measured-dot" })));
     if (u.pending.length && !v.replay) out.push(s("line", { x1: X(elapsed), x2: X(elapsed), y1: Y(0), y2: Y(1), class: "now-mark" }));
     svg.replaceChildren(...out);
-    caption.textContent = `${u.origin}'s ${counterOf(v, u.origin, u.version)} ${quote(u.movie)}: ${u.reached} of ${u.of} nodes. ` +
+    caption.textContent = `${nameOf(u.origin)}'s ${counterOf(v, u.origin, u.version)} ${quote(u.movie)}: ${u.reached} of ${u.of} nodes. ` +
       `Model: ${plural(n, "node")}, fanout ${m.fanout}, ${m.period_s ? `a hop every ${fmtDelay(m.period_s)} (measured)` : `${fmtDelay(period)} a hop (assumed)`}, ` +
       `loss ${Math.round(m.loss * 100)} %.`;
     const vd = verdict(v, u);
@@ -581,7 +590,7 @@
       return;
     }
     const label = labeller(v.nodes.map((x) => x.id));
-    title.textContent = `${u.origin} picked ${quote(u.movie)} (${counterOf(v, u.origin, u.version)}) at ${fmtClock(u.sent_at)}: ` +
+    title.textContent = `${nameOf(u.origin)} picked ${quote(u.movie)} (${counterOf(v, u.origin, u.version)}) at ${fmtClock(u.sent_at)}: ` +
       (u.pending.length ? `${u.reached} of ${u.of} nodes have it so far.` : `all ${u.reached} nodes have it${u.spread_s !== null ? `, the last after ${fmtDelay(u.spread_s)}` : ""}.`);
     const ttlDrops = Object.values(u.nodes).filter((x) => x.ttl_drop).length;
     cost.replaceChildren(
@@ -684,7 +693,7 @@
     });
     $("race-table").tBodies[0].replaceChildren(...rows);
     $("race-why").textContent = same
-      ? `Both are news of ${a.origin}, so only one can stand: every node keeps the higher version (${counterOf(v, a.origin, Math.max(a.version, b.version))}). ` +
+      ? `Both are news of ${nameOf(a.origin)}, so only one can stand: every node keeps the higher version (${counterOf(v, a.origin, Math.max(a.version, b.version))}). ` +
         "A node that hears the higher one first drops the lower as stale when it arrives: version order, not arrival order, decides."
       : "Different origins: each origin's news is ordered by its own version only, so the two fronts cross without touching, and every node ends with both favourites. " +
         "Where they meet, a node simply forwards each on its first arrival.";
@@ -723,7 +732,7 @@
       const c = s("circle", { cx: X(u.sent_at), cy: y + 11, r: chosen && chosen.uuid === u.uuid ? 7 : 4.5, fill: colourOf(u.movie),
         class: `tl-update${chosen && chosen.uuid === u.uuid ? " chosen" : ""}`, tabindex: "0", role: "button",
         "aria-label": `update of ${u.origin}, ${quote(u.movie)} at ${fmtClock(u.sent_at)}: show its genealogy` },
-      s("title", { text: `${u.origin}: ${quote(u.movie)} at ${fmtClock(u.sent_at)}` }));
+      s("title", { text: `${nameOf(u.origin)} (${u.origin}): ${quote(u.movie)} at ${fmtClock(u.sent_at)}` }));
       const pick = () => { O.follow = u.uuid; renderAll(true); };
       c.addEventListener("click", (e) => { e.stopPropagation(); pick(); });
       c.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
@@ -781,8 +790,8 @@
   function renderInspector(v) {
     const nodes = v.nodes;
     if (!O.inspect || !nodes.find((n) => n.id === O.inspect)) O.inspect = (nodes.find((n) => n.health === "self") || nodes[0] || {}).id || null;
-    fillSelect($("insp-node"), nodes.map((n) => [n.id, n.id]), O.inspect);
-    fillSelect($("insp-diff"), [["", "nobody (no diff)"], ...nodes.filter((n) => n.id !== O.inspect).map((n) => [n.id, n.id])], O.diffWith);
+    fillSelect($("insp-node"), nodes.map((n) => [n.id, nameOf(n.id)]), O.inspect);
+    fillSelect($("insp-diff"), [["", "nobody (no diff)"], ...nodes.filter((n) => n.id !== O.inspect).map((n) => [n.id, nameOf(n.id)])], O.diffWith);
     const n = nodes.find((x) => x.id === O.inspect);
     const body = $("insp-body");
     if (!n) { body.replaceChildren(h("p", { text: "No node to show." })); return; }
@@ -795,7 +804,7 @@
       ? [f.blocked && f.blocked.length ? `blocks ${f.blocked.length > 6 ? plural(f.blocked.length, "node") : f.blocked.map(label).join(", ")}` : "", f.drop ? `drops ${Math.round(f.drop * 100)} %` : "",
         f.duplicate ? `duplicates ${Math.round(f.duplicate * 100)} %` : "", f.delay_ms || f.jitter_ms ? `delays ${f.delay_ms}±${f.jitter_ms} ms` : ""].filter(Boolean).join("; ")
       : "none";
-    const head = h("p", { class: "insp-head" }, h("strong", { class: "id", text: n.id }),
+    const head = h("p", { class: "insp-head" }, h("strong", { class: "id", title: n.id, text: nameOf(n.id) }),
       n.reachable ? ` · favourite ${quote(n.movie)} · ${n.health === "self" ? "the node this page is on" : n.health} · faults: ${faultWords}` : ` · unreachable: ${n.error || "no answer"}`);
     const parts = [head];
     if (n.reachable) {
@@ -953,7 +962,7 @@
       O.follow = "";
       O.race = null;
       out.className = "result ok";
-      out.textContent = `${id} now likes ${quote(d.movie)}: watch it spread.`;
+      out.textContent = `${nameOf(id)} now likes ${quote(d.movie)}: watch it spread.`;
       O.fastUntil = Date.now() + 6000;
       schedulePoll(120);
     } catch (e) {
@@ -973,7 +982,7 @@
       O.race = { a: da.uuid, b: db.uuid };
       O.follow = da.uuid;
       out.className = "result ok";
-      out.textContent = `Racing ${quote(da.movie)} from ${a} against ${quote(db.movie)} from ${b}.`;
+      out.textContent = `Racing ${quote(da.movie)} from ${nameOf(a)} against ${quote(db.movie)} from ${nameOf(b)}.`;
       O.fastUntil = Date.now() + 6000;
       schedulePoll(120);
     } catch (e) {
@@ -983,7 +992,7 @@
   }
 
   function renderControls(v) {
-    const ids = v.nodes.map((n) => [n.id, n.id + (n.health === "self" ? " (this node)" : "")]);
+    const ids = v.nodes.map((n) => [n.id, nameOf(n.id) + (n.health === "self" ? " (this node)" : "")]);
     fillSelect($("start-node"), ids, $("start-node").value || O.localId);
     fillSelect($("race-a"), ids, $("race-a").value || (ids[0] || [])[0]);
     fillSelect($("race-b"), ids, $("race-b").value || (ids[ids.length - 1] || [])[0]);
@@ -1191,6 +1200,7 @@
       const data = await r.json();
       if (!r.ok) throw new Error(data.error || `HTTP ${r.status}`);
       if (O.mode !== "live") return;
+      learnNames(data.nodes);
       O.live = data;
       const c = R.convergence(new Map(data.nodes.filter((n) => n.reachable).map((n) => [n.id, { up: true, origins: n.origins }])));
       O.conv.push({ t: data.now, ...c });

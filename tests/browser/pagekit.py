@@ -24,6 +24,7 @@ OUTPUT = ROOT / "test-output"
 #: Ports of the page's clusters (the test suite's share is 7500-7599).
 BASE_PORT = 7500
 TOKEN_PORT = 7510
+NAMED_PORT = 7530
 #: Seconds the browser waits for something to show; generous, since the machine is shared.
 WAIT_S = 20
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pagekit import MOVIES, OUTPUT, TOKEN_PORT, WAIT_S, nid, post_favourite
+from pagekit import MOVIES, NAMED_PORT, OUTPUT, TOKEN_PORT, WAIT_S, nid, post_favourite
 
 from lab.cluster import LocalCluster
 
@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 _used: set[str] = set()
 
 OpenPage = Callable[..., Any]
+NAMES = ("berlin", "paris", "rome")
 
 
 def fresh(cluster: LocalCluster) -> str:
@@ -50,14 +51,52 @@ def test_the_page_lists_every_nodes_favourite(cluster: LocalCluster, open_page: 
     from playwright.sync_api import expect
 
     page = open_page(cluster.ports[0])
-    expect(page.locator("#node-id")).to_have_text(nid(cluster.ports[0]))
+    # Nodes by name (local nodes: ":PORT"), the address on hover.
+    expect(page.locator("#node-id")).to_have_text(f":{cluster.ports[0]}")
+    expect(page.locator("#node-id")).to_have_attribute("title", nid(cluster.ports[0]))
     for port in cluster.ports:
         movie = cluster.state(port)["movie"]
         expect(origin_movie(page, nid(port))).to_have_text(movie)  # what this node knows
         expect(matrix_movie(page, nid(port))).to_have_text(movie)  # what each node says
+        origin = page.locator(f'#origin-table tr[data-origin="{nid(port)}"] .id')
+        expect(origin).to_have_text(f":{port}")
+        expect(origin).to_have_attribute("title", nid(port))
     text = page.inner_text("body")
     for port in cluster.ports:
         assert str(port) in text
+
+
+def test_nodes_are_shown_by_the_names_they_report(browser: Any, open_page: OpenPage) -> None:
+    """GOSSIP_NAME names a node everywhere on its page and on the others' pages (learned from
+    the cluster view); the address stays in the title, for hover; so in the observatory."""
+    from playwright.sync_api import expect
+
+    env = {"GOSSIP_RESAMPLE_SECONDS": "0"}
+    with LocalCluster(3, base_port=NAMED_PORT, env=env) as named:
+        for port, name in zip(named.ports, NAMES, strict=True):
+            named.start(port, extra_env={"GOSSIP_NAME": name})  # again, with a name
+        named.wait_ready(60)
+        named.wait_converged(60)
+        first, second, third = named.ports
+        page = open_page(second)
+        expect(page.locator("#node-id")).to_have_text(NAMES[1])
+        expect(page.locator("#node-id")).to_have_attribute("title", nid(second))
+        for port, name in zip(named.ports, NAMES, strict=True):
+            row = page.locator(f'#matrix tr[data-node="{nid(port)}"] th .full')
+            expect(row).to_have_text(name)
+            origin = page.locator(f'#origin-table tr[data-origin="{nid(port)}"] .id')
+            expect(origin).to_have_text(name)
+            expect(origin).to_have_attribute("title", nid(port))
+        peer = page.locator(f'#peer-table tr[data-peer="{nid(third)}"] td.id')
+        expect(peer).to_have_text(NAMES[2])
+        expect(peer).to_have_attribute("title", nid(third))
+        obs = open_page(first)
+        inspect = obs.locator("#insp-node option")
+        expect(inspect).to_have_count(3)
+        assert sorted(inspect.all_inner_texts()) == sorted(NAMES)
+        assert {inspect.nth(i).get_attribute("value") for i in range(3)} == {
+            nid(p) for p in named.ports
+        }
 
 
 def test_a_new_favourite_appears_without_a_reload(
@@ -133,7 +172,8 @@ def test_a_peers_own_view_opens_through_this_node(
     page.locator(f'#matrix tr[data-node="{nid(peer)}"] th a').click()
     expect(page).to_have_url(re.compile(rf"\?view=127\.0\.0\.1(%3A|:){peer}$"))
     expect(page.locator("#viewing")).to_be_visible()
-    expect(page.locator("#node-id")).to_have_text(nid(peer))
+    expect(page.locator("#node-id")).to_have_text(f":{peer}")  # its name, as it reports it
+    expect(page.locator("#node-id")).to_have_attribute("title", nid(peer))
     expect(page.locator("#my-movie")).to_have_text(cluster.state(peer)["movie"])
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     # its feed is live through the relay

@@ -110,6 +110,11 @@ class Prometheus:
             for row in self.query(expr)
         }
 
+    def rules(self) -> list[dict[str, Any]]:
+        """The rule groups Prometheus loaded, with each rule's health and alerts."""
+        groups: list[dict[str, Any]] = self._get("/api/v1/rules", {})["groups"]
+        return groups
+
     def targets(self) -> list[dict[str, Any]]:
         data = self._get("/api/v1/targets", {"state": "active"})
         return [t for t in data["activeTargets"] if t["labels"].get("job") == "gossip"]

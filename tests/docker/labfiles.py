@@ -23,9 +23,16 @@ DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 PROVISIONING = ROOT / "grafana" / "provisioning"
 
 #: What Grafana puts in for its variables when a test runs a query itself: "All" for the
-#: lab's template variables, and the smallest rate window the 1 s scrape gives.
-GRAFANA_VARIABLES = {"__rate_interval": "4s", "__interval": "2s", "node": ".*", "origin": ".*"}
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+#: lab's template variables, the smallest rate window the 1 s scrape gives, and a range.
+GRAFANA_VARIABLES = {
+    "__rate_interval": "4s",
+    "__interval": "2s",
+    "__range": "1h",
+    "node": ".*",
+    "origin": ".*",
+}
+#: `$1` is label_replace's capture group, which Grafana leaves alone too.
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$([A-Za-z_]\w*)")
 _LABEL_VALUES = re.compile(r"^label_values\((.*),\s*(\w+)\)$", re.S)
 
 
@@ -88,6 +95,17 @@ def rule_expressions() -> dict[str, str]:
             for rule in group["rules"]:
                 exprs[f"{path.stem} / {rule.get('record') or rule.get('alert')}"] = rule["expr"]
     return exprs
+
+
+def alert_names() -> set[str]:
+    """The "rules / alert" keys of rule_expressions() that are alerts."""
+    return {
+        f"{path.stem} / {rule['alert']}"
+        for path in RULE_FILES
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
 
 
 def promql_ok(expr: str) -> bool:

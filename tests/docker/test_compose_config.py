@@ -46,6 +46,28 @@ def test_recording_rules_compute_convergence() -> None:
     check("test", "rules", str(Path(__file__).with_name("rules_test.yml")))
 
 
+def test_alerting_rules_fire_when_they_should() -> None:
+    """promtool's alert unit tests: not converged for 30 s (and not for normal churn), a
+    node down, refusals rising; each alert named by gossip_node_info where it can be."""
+    check("test", "rules", str(Path(__file__).with_name("alerts_test.yml")))
+
+
+def test_the_alerts_are_the_documented_three() -> None:
+    alerts = {
+        rule["alert"]: rule
+        for path in RULE_FILES
+        for group in load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert set(alerts) == {"GossipNotConverged", "GossipNodeDown", "GossipRefusalsRising"}
+    assert alerts["GossipNotConverged"]["for"] == "30s"
+    assert "up{" in alerts["GossipNodeDown"]["expr"]
+    assert "gossip_invalid_requests_total" in alerts["GossipRefusalsRising"]["expr"]
+    docs = (ROOT / "docs" / "observability.md").read_text(encoding="utf-8")
+    assert all(name in docs for name in alerts), "docs/observability.md lists every alert"
+
+
 def test_prometheus_discovers_every_compose_node_service() -> None:
     config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "gossip"]
@@ -110,10 +132,37 @@ def test_dashboard_structure(path: Path) -> None:
             )
     for var in dashboard["templating"]["list"]:
         assert var["datasource"]["uid"] == uid
-    # Rates follow Grafana's scrape-aware window.
+    # Rates follow Grafana's scrape-aware window; a name may be looked back for over the
+    # dashboard's range (a node that stopped answering keeps its name).
     exprs = [t["expr"] for p in panels(dashboard) for t in p["targets"]]
     windows = {w for e in exprs for w in re.findall(r"\[([^\]]+)\]", e)}
-    assert windows <= {"$__rate_interval"}, windows
+    assert windows <= {"$__rate_interval", "$__range"}, windows
+    assert all("[$__range]" not in e or "last_over_time(gossip_node_info" in e for e in exprs)
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboards_show_names_not_addresses(path: Path) -> None:
+    """Legends and the $node/$origin pickers use gossip_node_info's `name`; per-node series
+    are joined to it, so no legend falls back to an address."""
+    dashboard = load_dashboard(path)
+    for panel in panels(dashboard):
+        for target in panel["targets"]:
+            legend, expr = target.get("legendFormat", ""), target["expr"]
+            where = f"{path.stem} / {panel['title']}"
+            assert "{{instance}}" not in legend and "{{origin}}" not in legend, where
+            if "{{name}}" in legend:
+                assert "group_left (name" in expr and "gossip_node_info" in expr, where
+            if "{{origin_name}}" in legend:
+                assert "group_left (origin_name)" in expr, where
+    for var in dashboard["templating"]["list"]:
+        assert var["query"]["query"].endswith(", name)"), var["name"]
+
+
+def test_a_panel_shows_injected_faults() -> None:
+    exprs = [
+        t["expr"] for path in DASHBOARDS for p in panels(load_dashboard(path)) for t in p["targets"]
+    ]
+    assert any("gossip_faults_total" in e and "effect" in e for e in exprs)
 
 
 def test_home_dashboard_is_convergence() -> None:

@@ -520,3 +520,72 @@ def test_a_failing_docker_is_reported_without_a_traceback(tmp_path: Path) -> Non
         assert r.returncode == 2, (follow, r.stderr)
         assert "failed: no configuration file provided: not found" in r.stderr
         assert "Traceback" not in r.stderr
+
+
+# --- names -----------------------------------------------------------------------------
+def named(lines: list[str], names: dict[str, str]) -> list[str]:
+    """The lines as nodes with display names write them: `name` next to `node`."""
+    out = []
+    for text in lines:
+        if text.startswith("{"):
+            record = json.loads(text)
+            record = {"node": record["node"], "name": names[record["node"]], **record}
+            text = json.dumps(record)
+        out.append(text)
+    return out
+
+
+NAMES = {A: "lab-bootstrap-1", B: "lab-peer-1", C: "lab-peer-2", D: "lab-peer-3"}
+
+
+@pytest.fixture
+def named_logs(tmp_path: Path) -> Path:
+    for node in (A, B, C, D):
+        text = "\n".join(named(NODE_LOGS[node], NAMES)) + "\n"
+        (tmp_path / f"node-{node.rsplit(':', 1)[1]}.log").write_text(text)
+    return tmp_path
+
+
+def test_the_merged_view_shows_names_where_the_logs_carry_them(
+    named_logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = sorted(str(p) for p in named_logs.glob("*.log"))
+    code, out, err = run(["--color", "never", "--event", "update_applied", *files], capsys)
+    assert code == 0, err
+    rows = [x.split() for x in out.splitlines()]
+    assert [r[1] for r in rows] == ["lab-peer-1", "lab-peer-2", "lab-peer-3"]
+    # ids in fields read as names too; `name` itself is not repeated among the fields
+    assert "origin=lab-bootstrap-1" in out and "sender=lab-peer-2" in out
+    assert "name=" not in out and A not in out
+    # a node whose logs are not read (E) stays an id
+    code, out, _ = run(["--color", "never", "--event", "peer_state", *files], capsys)
+    assert f"peer={E}" in out
+    # --node takes a name as well as an id; --json keeps the lines as written
+    code, out, _ = run(["--node", "lab-peer-2", "--json", *files], capsys)
+    assert {r["name"] for r in map(json.loads, out.splitlines())} == {"lab-peer-2"}
+
+
+def test_the_trace_shows_names_and_the_origins_address(
+    named_logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = sorted(str(p) for p in named_logs.glob("*.log"))
+    code, out, err = run(["trace", A, "100", *files, "--tree", "--color", "never"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f'update lab-bootstrap-1 v100 "Alien" (uuid {U100})'
+    assert lines[1].endswith(f"UTC by lab-bootstrap-1 ({A})")
+    assert "└─ lab-peer-1  hop 1  3.5 ms  push" in out
+    rows = {x.split()[0]: x.split() for x in lines[3:8] if x.strip()}
+    assert rows["lab-peer-2"][2] == "lab-peer-1"  # told by
+    assert "(last: lab-peer-3, 3 hops deep)" in lines[-1]
+
+
+def test_an_update_can_be_traced_by_its_origins_name(
+    named_logs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = sorted(str(p) for p in named_logs.glob("*.log"))
+    code, out, err = run(["trace", "lab-bootstrap-1", "100", *files, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["origin"] == A
+    code, _, err = run(["trace", "lab-peer-9", *files], capsys)
+    assert code == 1 and "no news from lab-peer-9" in err

@@ -117,12 +117,15 @@ def test_trace_agrees_with_every_nodes_state_and_counters(
         s["origins"][origin]["hops"] for p, s in states.items() if p != origin_port
     )
 
-    # The text form: every node named, the summary last.
+    # The text form: every node by its name (local nodes: ":PORT"), one row each, the
+    # origin's id in the heading, the summary last.
     text = trace(tmp_path, origin, str(update["version"]))
     assert text.returncode == 0, text.stderr
-    for p in cluster.ports:
-        assert f"127.0.0.1:{p}" in text.stdout
-    assert text.stdout.splitlines()[-1].startswith("reached 6/6 nodes in ")
+    lines = text.stdout.splitlines()
+    assert lines[1].endswith(f" by :{origin_port} ({origin})")
+    firsts = {line.split()[0] for line in lines[3:] if line.strip()}
+    assert {f":{p}" for p in cluster.ports} <= firsts
+    assert lines[-1].startswith("reached 6/6 nodes in ")
 
 
 def test_follow_shows_the_update_arriving_at_every_node(
