@@ -324,7 +324,7 @@ class Network:
             fn(node, events)
         for request in sent:
             self._transmit(node, request)
-        wake = node.next_wakeup()
+        wake = max(node.next_wakeup(), self.now)  # a timer already due runs now, not before
         nid = node.id
         if wake != self._wake.get(nid):
             self._wake[nid] = wake

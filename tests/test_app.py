@@ -85,7 +85,10 @@ async def test_gossip_is_applied_deduplicated_and_measured(client: Client) -> No
         assert r.status == 200
     state = await (await client.get("/state")).json()
     assert state["origins"]["10.0.0.7:7000"]["movie"] == "Alien"
-    assert "10.0.0.7:7000" in state["peers"]  # an origin is a node: learned as a peer
+    # an origin named by a message has not answered this node: not a member (and 10.0.0.7
+    # lies outside this node's networks, so it is not even a candidate)
+    assert "10.0.0.7:7000" not in state["peers"]
+    assert "10.0.0.7:7000" not in state["candidates"]
     text = await (await client.get("/metrics")).text()
     assert metric(text, "gossip_messages_received_total") == 2
     assert metric(text, "gossip_messages_deduplicated_total") == 1

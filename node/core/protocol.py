@@ -385,6 +385,8 @@ class GossipNode:
             "bootstrapped": self.bootstrapped,
             "origins": origins,
             "peers": peers,
+            # ids heard of second-hand, not members until they answer a probe
+            "candidates": sorted(self.peers.candidates()),
             "peer_counts": self.peers.counts(),
             "counters": self.stats.as_dict(),
             "tombstones": self.table.tombstones(),
@@ -523,7 +525,7 @@ class GossipNode:
         one second's worth): an anti-entropy request whose reply, under the candidate's own
         id, makes it a member."""
         rate = self.config.probe_per_s
-        tokens = self._probe_tokens + (now - self._probe_refill_at) * rate
+        tokens = self._probe_tokens + max(0.0, now - self._probe_refill_at) * rate
         self._probe_tokens = min(max(1.0, rate), tokens)
         self._probe_refill_at = now
         # (a hair under one counts as one: float sums of rate * dt fall just short)

@@ -290,13 +290,23 @@
       : "";
   }
 
-  const HEALTH = { alive: "● alive", suspect: "◐ suspect", dead: "✕ dead", self: "◎ this node" };
+  const HEALTH = { alive: "● alive", suspect: "◐ suspect", dead: "✕ dead", self: "◎ this node", candidate: "? candidate" };
   function renderPeers(s) {
     const entries = Object.entries(s.peers);
+    const candidates = s.candidates || [];
     const pc = s.peer_counts || {};
-    $("peer-summary").textContent = entries.length
-      ? `${plural(entries.length, "peer")}: ${pc.alive ?? 0} alive, ${pc.suspect ?? 0} suspect, ${pc.dead ?? 0} dead`
+    const waiting = candidates.length ? `; ${plural(candidates.length, "candidate")} not yet heard from` : "";
+    $("peer-summary").textContent = entries.length || candidates.length
+      ? `${plural(entries.length, "peer")}: ${pc.alive ?? 0} alive, ${pc.suspect ?? 0} suspect, ${pc.dead ?? 0} dead${waiting}`
       : "No peers yet.";
+    // a candidate was only named by someone: no health yet, and the proxy will not open it
+    const candidateRows = candidates.map((peer) =>
+      h("tr", { "data-peer": peer, class: "candidate" },
+        h("td", { "data-label": "Peer", class: "id", title: peer, text: nameOf(peer) }),
+        h("td", { "data-label": "Health" }, h("span", { class: "status health-candidate", text: HEALTH.candidate })),
+        h("td", { "data-label": "Last heard", text: "never" }),
+        h("td", { "data-label": "Failures", class: "num", text: "–" }),
+        h("td", { "data-label": "View", text: "not a member yet" })));
     const rows = entries.map(([peer, p]) =>
       h("tr", { "data-peer": peer },
         h("td", { "data-label": "Peer", class: "id", title: peer, text: nameOf(peer) }),
@@ -306,7 +316,7 @@
         h("td", { "data-label": "View" },
           peer === S.localId && viewing ? h("a", { href: "./", text: "its own page" })
             : h("a", { href: viewHref(peer), text: "open its view", "aria-label": `open the view of ${nameOf(peer)}` }))));
-    $("peer-table").tBodies[0].replaceChildren(...rows);
+    $("peer-table").tBodies[0].replaceChildren(...rows, ...candidateRows);
   }
 
   // --- the cluster -------------------------------------------------------------------------

@@ -97,7 +97,7 @@ window.GossipReplay = (() => {
         delete state.origins[line.origin];
         break;
       case "peer_state":
-        if (line.new === "reaped") delete state.peers[line.peer];
+        if (line.new === "reaped" || line.new === "forgotten") delete state.peers[line.peer];
         else state.peers[line.peer] = line.new;
         break;
       case "faults_set": {
