@@ -55,7 +55,7 @@ def test_a_request_naming_thousands_of_peers_makes_none_of_them_a_member() -> No
 
 
 def test_probing_is_bounded_and_candidates_that_never_answer_are_forgotten_not_dead() -> None:
-    cfg = FAST.with_(probe_per_s=4.0, sync_s=1000.0, resample_s=0)
+    cfg = FAST.with_(probe_per_s=4.0, resample_s=0)
     n = node(cfg)
     probed: list[str] = []
     t = 1000.0

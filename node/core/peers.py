@@ -151,8 +151,10 @@ class PeerSet:
         self._candidates: dict[str, float | None] = {}
         # candidates that did not answer -> until when they are not taken in again
         self._forgotten: dict[str, float] = {}
-        # candidates whose probe went unanswered once (a lossy link is not a made-up id)
+        # candidates whose probe went unanswered once (a lossy link is not a made-up id),
+        # and when they may be probed again
         self._misses: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}
         #: ids refused and candidates dropped, by reason (PEER_REFUSALS)
         self.refusals: dict[str, int] = {}
         self._roster = roster.ids
@@ -239,9 +241,10 @@ class PeerSet:
             or peer in self._extra_set
         )
 
-    def waiting(self) -> int:
-        """Candidates not yet probed."""
-        return sum(1 for at in self._candidates.values() if at is None)
+    def next_due(self) -> float | None:
+        """When the next waiting candidate may be probed (None: none is waiting)."""
+        due = [self._not_before.get(p, 0.0) for p, at in self._candidates.items() if at is None]
+        return min(due) if due else None
 
     def probing(self, peer: str, now: float) -> None:
         """A request is on its way to `peer` (a candidate or an unknown id): its outcome
@@ -258,12 +261,12 @@ class PeerSet:
         outcome after timeout_s (lost by its driver) is given up: forgotten."""
         stuck = [p for p, at in self._candidates.items() if at is not None and at + timeout_s < now]
         for peer in stuck:
-            self.missed(peer, now)
+            self.forget(peer, now, "no_answer")
         due: list[str] = []
         for peer, at in self._candidates.items():
             if len(due) >= k:
                 break
-            if at is None:
+            if at is None and self._not_before.get(peer, 0.0) <= now:
                 due.append(peer)
         for peer in due:
             self._candidates[peer] = now
@@ -274,6 +277,7 @@ class PeerSet:
         was_candidate = self._candidates.pop(peer, False) is not False
         self._forgotten.pop(peer, None)
         self._misses.pop(peer, None)
+        self._not_before.pop(peer, None)
         if peer == self.self_id or not self.allowed.allows(peer):
             return None
         if peer not in self:
@@ -283,14 +287,16 @@ class PeerSet:
             return self._alive(peer, now, CANDIDATE if was_candidate else None)
         return self._alive(peer, now, self.state(peer))
 
-    def missed(self, peer: str, now: float) -> Transition | None:
-        """A candidate's probe went unanswered: probed once more later, then forgotten."""
+    def missed(self, peer: str, now: float, retry_s: float) -> Transition | None:
+        """A candidate's probe went unanswered: probed once more after retry_s, then
+        forgotten."""
         if peer not in self._candidates:
             return None
         misses = self._misses.get(peer, 0) + 1
         if misses >= PROBE_TRIES:
             return self.forget(peer, now, "no_answer")
         self._misses[peer] = misses
+        self._not_before[peer] = now + retry_s
         del self._candidates[peer]  # to the back of the queue
         self._candidates[peer] = None
         return None
@@ -301,6 +307,7 @@ class PeerSet:
         if self._candidates.pop(peer, False) is False:
             return None
         self._misses.pop(peer, None)
+        self._not_before.pop(peer, None)
         self.refuse(reason)
         if len(self._forgotten) >= 16 * self.max_candidates:  # bounded: drop the oldest
             del self._forgotten[next(iter(self._forgotten))]

@@ -198,8 +198,9 @@ class GossipNode:
             wake = min(wake, self.next_push_at)
         if self.bootstrap is not None and not self._bootstrap_in_flight:
             wake = min(wake, self.next_bootstrap_at)
-        if self.peers.waiting():
-            wake = min(wake, self._next_probe_at())
+        due = self.peers.next_due()
+        if due is not None:
+            wake = min(wake, max(due, self._next_probe_at()))
         return wake
 
     def _bootstrap_due(self, now: float) -> bool:
@@ -297,8 +298,8 @@ class GossipNode:
         self._bootstrap_in_flight = False
         self.next_bootstrap_at = self._next_rebootstrap(now)
         self._intake = self.config.candidate_intake
-        for other in listing.peers:
-            self._learn(other, now)
+        for other in listing.peers:  # (the node we were told to join: a second chance)
+            self._learn(other, now, hint=True)
         self._joined(request.to, now)
         # anti-entropy with the node that answered, at once: we learn everything it knows
         # and it learns our news, instead of waiting for the next round. Its reply, under
@@ -315,7 +316,7 @@ class GossipNode:
         self.stats.requests_failed += 1
         if isinstance(request, FetchPeers):
             self._bootstrap_in_flight = False
-            if self.bootstrapped:  # a refresh failed: try again at the next one
+            if self.bootstrapped and len(self.peers):  # a refresh failed: try at the next one
                 self.next_bootstrap_at = self._next_rebootstrap(now)
                 return
             wait = self._bootstrap_wait
@@ -325,7 +326,7 @@ class GossipNode:
             return
         cfg = self.config
         if self.peers.is_candidate(request.to):
-            self._note(self.peers.missed(request.to, now))
+            self._note(self.peers.missed(request.to, now, self.config.sync_s))
             if not len(self.peers) and self.bootstrap is not None:
                 # nobody to talk to: ask the bootstrap node again soon, not in rebootstrap_s
                 self.next_bootstrap_at = min(self.next_bootstrap_at, now + self._bootstrap_wait)
@@ -529,7 +530,7 @@ class GossipNode:
         self._probe_tokens = min(max(1.0, rate), tokens)
         self._probe_refill_at = now
         # (a hair under one counts as one: float sums of rate * dt fall just short)
-        if self._probe_tokens < 1 - 1e-9 or not self.peers.waiting():
+        if self._probe_tokens < 1 - 1e-9:
             return
         due = self.peers.to_probe(now, int(self._probe_tokens + 1e-9), self.config.forget_s)
         self._probe_tokens -= len(due)
