@@ -121,6 +121,10 @@ def test_one_request_full_of_fake_peers_eclipses_nobody(cluster: LocalCluster) -
     try:
         refusing = [f"127.2.{i >> 8}.{i & 255}:{9 + i % 7}" for i in range(3000)]
         named = [spoofer.address, tarpit.address, *refusing]
+        # the victim's own traffic first, unpoisoned, for comparison
+        quiet0, q0 = cluster.state(BASE)["counters"]["requests_sent"], time.monotonic()
+        time.sleep(5)
+        quiet = (cluster.state(BASE)["counters"]["requests_sent"] - quiet0) / (time.monotonic() - q0)
         t0 = time.monotonic()
         # the sender field names a real node: it proves nothing
         assert post(f"{victim}/gossip/", {"sender": f"127.0.0.1:{BASE + 1}", "peers": named}) == 200
@@ -167,7 +171,8 @@ def test_one_request_full_of_fake_peers_eclipses_nobody(cluster: LocalCluster) -
         print(
             f"poisoned with {len(named)} ids a second for 15 s: last fake forgotten after "
             f"{forgotten_at:.1f} s; spoofer probed {len(spoofer.hits)} times; the victim sent "
-            f"{sent} requests in {elapsed:.0f} s ({sent / elapsed:.1f}/s, gossip included)"
+            f"{sent} requests in {elapsed:.0f} s ({sent / elapsed:.1f}/s, gossip included; "
+            f"{quiet:.1f}/s unpoisoned)"
         )
         # a late joiner bootstrapping from the poisoned node joins the real cluster
         cluster.ports.append(BASE + 3)
