@@ -9,7 +9,7 @@ Targets:
   token, runs the scenario, stops them;
 - `--compose PROJECT`: the Docker Compose lab; faults go through the same admin API inside
   the containers (`docker exec`), crashes through `docker kill` / `docker start`. The lab
-  must run with GOSSIP_ADMIN_TOKEN set for the peers (see the README).
+  must run with GOSSIP_ADMIN_TOKEN set for the peers (docs/faults.md).
 
 Scenarios: rotating-partitions, split-brain, lossy (drop + duplicate + delay), crash-restart,
 bootstrap-dies; `all` runs every one. `--json` prints one JSON object per scenario.

@@ -58,7 +58,7 @@ class Settings:
     #: Largest request body accepted, bytes.
     max_body_bytes: int = 1 << 20
     #: Token that state-changing admin endpoints require; None leaves them open on loopback
-    #: nodes and closed elsewhere (see the README).
+    #: nodes and closed elsewhere (docs/security.md).
     admin_token: str | None = None
     #: Shared keys for authenticated gossip; None: gossip is not authenticated.
     keys: Keyring | None = None
@@ -75,7 +75,7 @@ class Settings:
         return random.Random(None if self.seed is None else f"{self.seed}/{self.advertise}")
 
 
-# variable -> (flag, help). The order is the README's configuration table.
+# variable -> (flag, help). The order is docs/configuration.md's table.
 VARIABLES: dict[str, tuple[str, str]] = {
     "GOSSIP_PORT": ("--port", "listen port (-p)"),
     "GOSSIP_BOOTSTRAP": ("--bootstrap", "host:port (or bare port) of a node to join (-b)"),
