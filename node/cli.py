@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in unknown_variables(os.environ):
         print(f"gossip-node: warning: {warning}", file=sys.stderr)
     try:
-        settings = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
+        prog = "gossip-node" if sys.argv[0].endswith("gossip-node") else "python -m node"
+        settings = parse_args(sys.argv[1:] if argv is None else argv, os.environ, prog)
         app = create_app(settings)
     except SettingsError as e:
         print(f"gossip-node: bad setting: {e}", file=sys.stderr)

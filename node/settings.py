@@ -199,10 +199,12 @@ def from_env(environ: Mapping[str, str]) -> Settings:
     )
 
 
-def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+def parse_args(
+    argv: Sequence[str], environ: Mapping[str, str], prog: str = "python -m node"
+) -> Settings:
     """Settings from flags, each overriding its environment variable."""
     parser = argparse.ArgumentParser(
-        prog="python -m node",
+        prog=prog,
         description="A gossip node: learns every other node's favourite movie. Every flag "
         "has an environment variable (shown in brackets); flags win.",
     )
