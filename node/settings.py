@@ -113,14 +113,29 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # never echoed back in an error message
 _SECRETS = frozenset({"GOSSIP_KEYS", "GOSSIP_ADMIN_TOKEN"})
 
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
 # variable -> Config field, for the protocol's knobs
 _KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", lambda t: _number(t)),
-    ("GOSSIP_FANOUT", "fanout", lambda t: _whole(t)),
-    ("GOSSIP_TTL", "ttl", lambda t: _whole(t)),
-    ("GOSSIP_MAX_TTL", "max_ttl", lambda t: _whole(t)),
-    ("GOSSIP_SYNC_SECONDS", "sync_s", lambda t: _number(t)),
-    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", lambda t: _number(t)),
+    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", _number),
+    ("GOSSIP_FANOUT", "fanout", _whole),
+    ("GOSSIP_TTL", "ttl", _whole),
+    ("GOSSIP_MAX_TTL", "max_ttl", _whole),
+    ("GOSSIP_SYNC_SECONDS", "sync_s", _number),
+    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", _number),
 )
 
 #: What a flag's value is, in `--help` (VALUE where not named here).
@@ -149,6 +164,7 @@ METAVARS: dict[str, str] = {
 OTHER_VARIABLES = frozenset(
     {"GOSSIP_LAB_TAG", "GOSSIP_REQUIRE_DOCKER", "GOSSIP_REQUIRE_BROWSER", "GOSSIP_CHROMIUM"}
 )
+#: Seconds a signature stays valid when GOSSIP_AUTH_WINDOW_SECONDS is not set.
 AUTH_WINDOW_S = 30.0
 
 
@@ -333,20 +349,6 @@ def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...], default:
     if value not in allowed:
         raise SettingsError(f"{var}={env[var]!r}: must be one of {', '.join(allowed)}")
     return value
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError("not a whole number") from None
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
 
 
 def _port(text: str) -> int:
