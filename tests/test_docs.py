@@ -68,17 +68,26 @@ def test_every_console_script_is_in_the_readme() -> None:
         assert listed[name] == module, (name, entry)
 
 
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's anchors for a document's headings."""
+    headings = re.findall(r"^#+ (.+)$", markdown, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
 @pytest.mark.parametrize("path", ["README.md", *sorted(DOCS)])
 def test_links_resolve_inside_the_repository(path: str) -> None:
     text = README if path == "README.md" else DOCS[path]
     base = (ROOT / path).parent
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if target.startswith(("http://", "https://", "#")):
+        if target.startswith(("http://", "https://")):
             continue
-        file = (base / target.split("#")[0]).resolve()
+        name, _, anchor = target.partition("#")
+        file = (base / name).resolve() if name else ROOT / path
         if file.relative_to(ROOT).as_posix() in PENDING:
             continue
         assert file.exists(), f"{path}: {target} does not exist"
+        if anchor:
+            assert anchor in _anchors(file.read_text()), f"{path}: no heading for {target}"
 
 
 @pytest.mark.parametrize("path", ["README.md", *sorted(DOCS)])
