@@ -100,3 +100,11 @@ def test_the_tuning_table_states_the_seeds_it_was_made_with() -> None:
     seeds = inspect.signature(tune.push_reach).parameters["seeds"].default
     updates = inspect.signature(tune.push_reach).parameters["updates"].default
     assert f"({seeds} seeds \u00d7 {updates} updates)" in DOCS["docs/benchmarks.md"]
+
+
+@pytest.mark.parametrize("path", ["README.md", *sorted(DOCS)])
+def test_files_named_in_the_docs_exist(path: str) -> None:
+    text = README if path == "README.md" else DOCS[path]
+    named = re.findall(r"`([\w.-]+/[\w./-]+\.(?:py|yml|yaml|js|json|md|txt|toml|png))`", text)
+    missing = [n for n in named if not (ROOT / n).exists() and not n.startswith("results/quick")]
+    assert not missing, f"{path} names files that are not in the repository: {missing}"
