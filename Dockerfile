@@ -1,5 +1,5 @@
 # One image, one gossip node (`python -m node`), configured only by GOSSIP_* environment
-# variables (README.md, "Configuration"). docker-compose.yml runs it as `bootstrap` and `peer`.
+# variables (docs/configuration.md). docker-compose.yml runs it as `bootstrap` and `peer`.
 #
 # The base is a build argument so the lab builds where no registry is reachable
 # (CI passes a local stand-in: ../shared/ci/docker-lab). Written for the legacy builder too:
@@ -16,11 +16,13 @@ ENV PYTHONUNBUFFERED=1 \
     GOSSIP_PORT=7000 \
     GOSSIP_LOG_FORMAT=json
 
-# Dependencies first, from pyproject.toml alone: editing the code does not reinstall them.
+# Dependencies first, from pyproject.toml and constraints.txt alone: editing the code does not
+# reinstall them. pyproject.toml names them; constraints.txt pins each (and theirs) exactly,
+# so the image runs the versions the tests ran, whatever was released since.
 WORKDIR /app
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps))" \
- && pip install -r /tmp/requirements.txt \
+ && pip install -r /tmp/requirements.txt -c constraints.txt \
  && rm /tmp/requirements.txt \
  && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gossip
 

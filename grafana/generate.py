@@ -3,14 +3,16 @@
     python grafana/generate.py          # rewrite the JSON files Grafana provisions
     python grafana/generate.py --check  # exit 1 if they differ from what this builds
 
-Built with grafana-foundation-sdk (pinned in pyproject.toml's `test` extra: its versions
-carry an epoch, `1769699379!11.6.0` is the Grafana 11.6 build). The JSON is committed, since
-Grafana reads files; tests/docker/test_grafana.py checks that the two agree and that every
-panel queries the provisioned datasource. Every expression here is run against a real
-Prometheus by tests/docker/test_lab.py, so a query that returns nothing fails the tests.
+Built with grafana-foundation-sdk (pinned in pyproject.toml's `test` extra, which `dev`
+includes: pip install -e ".[dev]"; its versions carry an epoch, `1769699379!11.6.0` is the
+Grafana 11.6 build). The JSON is committed, since Grafana reads files;
+tests/docker/test_compose_config.py checks that the two agree and that every panel queries
+the provisioned datasource. Every expression here is run against a real Prometheus by
+tests/docker/test_compose_lab.py, so a query that returns nothing fails the tests.
 
 Queries read the recording rules of prometheus/rules/gossip.yml where one exists (the
-convergence series), and the nodes' metrics (docs/observability.md) otherwise. Rates use
+convergence series), and the nodes' metrics (docs/reference.md, docs/observability.md)
+otherwise. Rates use
 `$__rate_interval`, which the datasource's 1 s scrape interval keeps at 4 s or more.
 
 Names, not addresses: every node reports its display name in `gossip_node_info{name}`.

@@ -9,7 +9,7 @@ Targets:
   token, runs the scenario, stops them;
 - `--compose PROJECT`: the Docker Compose lab; faults go through the same admin API inside
   the containers (`docker exec`), crashes through `docker kill` / `docker start`. The lab
-  must run with GOSSIP_ADMIN_TOKEN set for the peers (see the README).
+  must run with GOSSIP_ADMIN_TOKEN set for the peers (docs/faults.md).
 
 Scenarios: rotating-partitions, split-brain, lossy (drop + duplicate + delay), crash-restart,
 bootstrap-dies; `all` runs every one. `--json` prints one JSON object per scenario.
@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from lab.cli import HelpFormatter, prog
 from lab.cluster import LocalCluster
 
 __all__ = ["SCENARIOS", "LocalTarget", "ComposeTarget", "main"]
@@ -334,41 +335,57 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lab.chaos",
+        prog=prog("lab.chaos"),
+        formatter_class=HelpFormatter,
         description="Run named fault scenarios against a cluster and report the time to "
         "reconverge after each fault ends.",
     )
-    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument(
+        "scenario", choices=[*SCENARIOS, "all"], help="the scenario to run, or all in turn"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--local",
         type=int,
         metavar="N",
         default=6,
-        help="start N local nodes for the run (default 6)",
+        help="start N local nodes for the run",
     )
     where.add_argument(
         "--compose", metavar="PROJECT", help="run against the Docker Compose lab of this project"
     )
     parser.add_argument(
-        "--token", default=None, help="admin token of the compose lab's nodes (GOSSIP_ADMIN_TOKEN)"
+        "--token",
+        default=None,
+        metavar="TOKEN",
+        help="admin token of the compose lab's nodes (GOSSIP_ADMIN_TOKEN)",
     )
-    parser.add_argument("--base-port", type=int, default=7900, help="first local port")
-    parser.add_argument("--hold", type=float, default=5.0, help="seconds each fault is held")
+    parser.add_argument(
+        "--base-port", type=int, default=7900, metavar="PORT", help="first local port"
+    )
+    parser.add_argument(
+        "--hold", type=float, default=5.0, metavar="SECONDS", help="seconds each fault is held"
+    )
     parser.add_argument(
         "--sync-seconds",
         type=float,
         default=1.0,
+        metavar="SECONDS",
         help="anti-entropy period of local nodes (bounds are in periods)",
     )
     parser.add_argument(
         "--resample-seconds",
         type=float,
         default=5.0,
-        help="how often local nodes pick a new favourite (default 5)",
+        metavar="SECONDS",
+        help="how often local nodes pick a new favourite",
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--log-dir", type=Path, default=None, help="keep local nodes' logs here")
+    parser.add_argument(
+        "--seed", type=int, default=1, metavar="N", help="seed of the faults' random choices"
+    )
+    parser.add_argument(
+        "--log-dir", type=Path, default=None, metavar="DIR", help="keep local nodes' logs here"
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     args = parser.parse_args(argv)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]

@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from lab.cli import HelpFormatter, prog
+
 __all__ = ["LocalCluster", "get_json", "main"]
 
 #: Seconds a node gets to stop after SIGTERM before it is killed.
@@ -238,22 +240,24 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lab.cluster",
+        prog=prog("lab.cluster"),
+        formatter_class=HelpFormatter,
         description="Start N gossip nodes on loopback (node 0 is the bootstrap node), "
         "interleave their logs, stop them all on Ctrl-C.",
     )
-    parser.add_argument("--nodes", "-n", type=int, default=4, help="how many nodes (default 4)")
+    parser.add_argument("--nodes", "-n", type=int, default=4, metavar="N", help="how many nodes")
     parser.add_argument(
         "--base-port",
         type=int,
         default=7000,
-        help="port of the bootstrap node; the others follow (default 7000)",
+        metavar="PORT",
+        help="port of the bootstrap node; the others follow",
     )
     parser.add_argument(
         "--log-format",
         choices=["json", "console"],
         default="console",
-        help="node log format (default console)",
+        help="node log format",
     )
     parser.add_argument(
         "--env",

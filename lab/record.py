@@ -22,9 +22,9 @@ import json
 import random
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
+from lab.cli import HelpFormatter, prog, writable_file
 from lab.sim import Link, Network, node_id
 from node.core import Config, Event, GossipNode, converged
 from node.ledger import FORMAT, FORMAT_VERSION, Ledger, merge_records
@@ -193,13 +193,14 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m lab.record",
+        prog=prog("lab.record"),
+        formatter_class=HelpFormatter,
         description="Simulate a cluster (the real core on a virtual network) and write its "
         "record, which the page's 'Load a record' replays.",
     )
-    p.add_argument("--nodes", "-n", type=int, default=100, help="nodes (default 100)")
+    p.add_argument("--nodes", "-n", type=int, default=100, metavar="N", help="simulated nodes")
     p.add_argument(
-        "--seconds", type=float, default=40.0, help="virtual seconds recorded (default 40)"
+        "--seconds", type=float, default=40.0, metavar="S", help="virtual seconds recorded"
     )
     p.add_argument(
         "--partition",
@@ -210,7 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="cut the cluster in two from START to END seconds (repeatable)",
     )
     p.add_argument(
-        "--split", type=float, default=0.5, help="share of the nodes on the first side (0.5)"
+        "--split",
+        type=float,
+        default=0.5,
+        metavar="SHARE",
+        help="share of the nodes on the first side of a partition",
     )
     p.add_argument(
         "--crash",
@@ -224,25 +229,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--updates",
         type=int,
         default=8,
-        help="new favourites at random nodes, spread over the run (default 8)",
+        metavar="N",
+        help="new favourites at random nodes, spread over the run",
     )
     p.add_argument(
         "--resample-s",
         type=float,
         default=0.0,
-        help="each node's mean seconds between favourites (default 0: off)",
+        metavar="S",
+        help="each node's mean seconds between favourites (0: off)",
     )
-    p.add_argument("--fanout", type=int, default=_DEFAULTS.fanout)
-    p.add_argument("--ttl", type=int, default=_DEFAULTS.ttl)
-    p.add_argument("--sync-s", type=float, default=_DEFAULTS.sync_s)
-    p.add_argument("--latency-ms", type=float, default=10.0, help="one-way link delay (10)")
-    p.add_argument("--jitter-ms", type=float, default=5.0, help="extra random delay (5)")
-    p.add_argument("--loss", type=float, default=0.0, help="probability a message is lost")
-    p.add_argument("--duplicate", type=float, default=0.0, help="probability it is doubled")
-    p.add_argument("--warmup-s", type=float, default=120.0, help="virtual seconds to converge")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--check", action="store_true", help="check the invariants at every step")
-    p.add_argument("--out", "-o", type=Path, required=True, help="the record file (.jsonl)")
+    a = p.add_argument
+    a("--fanout", type=int, default=_DEFAULTS.fanout, metavar="N", help="peers per push")
+    a("--ttl", type=int, default=_DEFAULTS.ttl, metavar="HOPS", help="hops news may travel")
+    a("--sync-s", type=float, default=_DEFAULTS.sync_s, metavar="S", help="anti-entropy period")
+    a("--latency-ms", type=float, default=10.0, metavar="MS", help="one-way link delay")
+    a("--jitter-ms", type=float, default=5.0, metavar="MS", help="extra random delay")
+    a("--loss", type=float, default=0.0, metavar="P", help="probability a message is lost")
+    a("--duplicate", type=float, default=0.0, metavar="P", help="probability it is doubled")
+    a("--warmup-s", type=float, default=120.0, metavar="S", help="virtual seconds to converge")
+    a("--seed", type=int, default=1, metavar="N", help="fixes the whole run")
+    a("--check", action="store_true", help="check the invariants at every step")
+    # checked before the simulation, which can take minutes
+    a("--out", "-o", type=writable_file, required=True, metavar="FILE", help="the record (.jsonl)")
     args = p.parse_args(argv)
     if not 2 <= args.nodes <= 2000:
         p.error("--nodes must be between 2 and 2000")

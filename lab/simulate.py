@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from lab.bench.models import karp_rounds, serf_fraction, serf_rounds_to, serf_rounds_to_all
+from lab.cli import HelpFormatter, prog
 from lab.sim import Link, Network, SimulationFailure
 from node.core import Applied, Config, Event, GossipNode
 
@@ -299,7 +300,8 @@ def _report(r: dict[str, Any], out: TextIO) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m lab.simulate",
+        prog=prog("lab.simulate"),
+        formatter_class=HelpFormatter,
         description="Spread one update through a simulated, converged cluster of gossip "
         "nodes (the real protocol core on a deterministic network) and report how long it "
         "took and what it cost.",
@@ -308,21 +310,33 @@ def parser() -> argparse.ArgumentParser:
     )
     d = Experiment()
     a = p.add_argument
-    a("--nodes", type=_int(2), default=d.nodes, help="cluster size (default %(default)s)")
-    a("--fanout", type=_int(1), default=d.fanout, help="peers per push (default %(default)s)")
-    a("--ttl", type=_int(0), default=d.ttl, help="hops news may travel (default %(default)s)")
-    a("--latency-ms", type=_num(0), default=d.latency_ms, help="one-way link latency (default 100)")
-    a("--jitter-ms", type=_num(0), default=d.jitter_ms, help="extra random delay per message")
+    a("--nodes", type=_int(2), default=d.nodes, metavar="N", help="cluster size")
+    a("--fanout", type=_int(1), default=d.fanout, metavar="N", help="peers per push")
+    a("--ttl", type=_int(0), default=d.ttl, metavar="HOPS", help="hops news may travel")
+    a("--latency-ms", type=_num(0), default=d.latency_ms, metavar="MS", help="one-way link latency")
+    a(
+        "--jitter-ms",
+        type=_num(0),
+        default=d.jitter_ms,
+        metavar="MS",
+        help="extra delay per message",
+    )
     a("--jitter", choices=("uniform", "exponential"), default=d.jitter, help="its distribution")
-    a("--loss", type=_prob, default=d.loss, help="chance a request or reply is lost")
-    a("--duplicate", type=_prob, default=d.duplicate, help="chance a request arrives twice")
-    a("--period-ms", type=_num(0.001), default=None, help="anti-entropy period (default: latency)")
-    a("--timeout-ms", type=_num(0), default=None, help="failure after (default: 5 latencies)")
-    a("--push-interval-ms", type=_num(0), default=0.0, help="batch pushes (default 0: at once)")
-    a("--crashed", type=_prob, default=0.0, help="fraction of nodes down before the update")
-    a("--seed", type=int, default=d.seed, help="fixes the whole run (default %(default)s)")
-    a("--warmup-periods", type=_num(0), default=d.warmup_periods, help="before the update")
-    a("--max-periods", type=_num(1), default=d.max_periods, help="give up after (default 200)")
+    a("--loss", type=_prob, default=d.loss, metavar="P", help="chance a request or reply is lost")
+    a("--duplicate", type=_prob, default=d.duplicate, metavar="P", help="chance of a double")
+    a("--period-ms", type=_num(0.001), metavar="MS", help="anti-entropy period (default: latency)")
+    a("--timeout-ms", type=_num(0), metavar="MS", help="failure after (default: 5 latencies)")
+    a(
+        "--push-interval-ms",
+        type=_num(0),
+        default=0.0,
+        metavar="MS",
+        help="batch pushes (0: at once)",
+    )
+    a("--crashed", type=_prob, default=0.0, metavar="P", help="share of nodes down at the update")
+    a("--seed", type=int, default=d.seed, metavar="N", help="fixes the whole run")
+    a("--warmup-periods", type=_num(0), default=d.warmup_periods, metavar="N", help="before it")
+    a("--max-periods", type=_num(1), default=d.max_periods, metavar="N", help="give up after")
     a("--no-check", action="store_true", help="skip the invariant checks at every step")
     a("--curve", action="store_true", help="add the coverage over time")
     a("--json", action="store_true", help="print one JSON object (on the last line)")

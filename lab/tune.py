@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lab.cli import HelpFormatter, prog
 from lab.sim import Link, Network
 from node.core import Applied, Config, Event, GossipNode
 
@@ -100,9 +101,11 @@ def time_to_all(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.tune", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=prog("lab.tune"), formatter_class=HelpFormatter, description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows, not tables")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration")
+    parser.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds per configuration")
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     print("push alone: reach of one update (1 ms links)", file=sys.stderr)

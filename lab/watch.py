@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.cli import HelpFormatter, node_url, prog
 from lab.cluster import get_json
 
 __all__ = ["Snapshot", "UpdateClock", "snapshot", "main"]
@@ -61,6 +62,13 @@ class Snapshot:
                 n: {o: self.behind(n, o) for o in sorted(self.newest)} for n in sorted(self.views)
             },
         }
+
+
+def _node(text: str) -> str:
+    """A node argument, checked now (a bad address is exit 2, not a traceback per poll): as
+    typed, a bare port meaning loopback."""
+    node_url(text)
+    return f"127.0.0.1:{text.strip()}" if text.strip().isdigit() else text.strip()
 
 
 def _url(node: str) -> str:
@@ -158,17 +166,21 @@ def render(snap: Snapshot, clock: UpdateClock) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lab.watch",
+        prog=prog("lab.watch"),
+        formatter_class=HelpFormatter,
         description="Show live which node knows which origin's latest version, and how long "
         "each update takes to reach every node.",
     )
     parser.add_argument(
         "nodes",
         nargs="+",
+        type=_node,
         metavar="URL",
-        help="node URLs or host:port (one is enough: peers are discovered)",
+        help="node URLs, host:port or a bare port (one is enough: peers are discovered)",
     )
-    parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument(
+        "--interval", type=float, default=0.5, metavar="SECONDS", help="seconds between polls"
+    )
     parser.add_argument(
         "--no-discover", action="store_true", help="watch only the nodes given, not their peers"
     )
@@ -178,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--duration",
         type=float,
         default=None,
+        metavar="SECONDS",
         help="stop after this many seconds (default: until Ctrl-C)",
     )
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """`python -m node` / `gossip-node`: start one node from flags and environment variables.
 
-Owns the process: parse settings (a bad value exits 2 with a message naming the variable),
-serve until SIGTERM or SIGINT, then shut down gracefully (in-flight requests get a moment).
+Owns the process: parse settings (a bad value exits 2 with a message naming the variable, or
+the flag as typed), warn of `GOSSIP_*` variables that no setting reads (a typo), serve
+until SIGTERM or SIGINT, then shut down gracefully (in-flight requests get a moment).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from node.app import create_app
-from node.settings import SettingsError, parse_args
+from node.settings import SettingsError, parse_args, unknown_variables
 
 __all__ = ["main"]
 
@@ -29,8 +30,11 @@ SERVER_IDLE_TIMEOUT_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for warning in unknown_variables(os.environ):
+        print(f"gossip-node: warning: {warning}", file=sys.stderr)
     try:
-        settings = parse_args(sys.argv[1:] if argv is None else argv, os.environ)
+        prog = "gossip-node" if sys.argv[0].endswith("gossip-node") else "python -m node"
+        settings = parse_args(sys.argv[1:] if argv is None else argv, os.environ, prog)
         app = create_app(settings)
     except SettingsError as e:
         print(f"gossip-node: bad setting: {e}", file=sys.stderr)

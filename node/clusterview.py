@@ -60,7 +60,7 @@ class Report:
 
 
 def summarize(self_id: str, reports: Sequence[Report], now: float) -> dict[str, Any]:
-    """The cluster view's JSON (the README's `GET /cluster`) from the nodes' reports."""
+    """The cluster view's JSON (docs/page.md's `GET /cluster`) from the nodes' reports."""
     live = [r for r in reports if r.state is not None]
     views: dict[str, dict[str, dict[str, Any]]] = {}
     for r in live:

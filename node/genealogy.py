@@ -4,7 +4,7 @@ records, with its cost next to the ideal, and the model it is measured against.
 Pure (no I/O, no clock): `summarize` takes what each node reported at
 `GET /observatory/local` (its ledger, `node.ledger`, and its view) and builds the JSON of
 `GET /observatory`. The page does the same merge in JavaScript for a replayed record, so
-the two must agree; the README's "The observatory" documents the shape.
+the two must agree; docs/page.md's "The observatory" documents the shape.
 
 The tree: every node's first arrival of an update names its sender, so each node other
 than the origin has exactly one parent, and its `hops` is its depth (1 = straight from the

@@ -1,7 +1,7 @@
 """One node's own record of gossip: who told it what, when, and the copies that followed.
 
 Owns, for one node, three bounded things built from the core's events, and the record
-format they are written in (the README's "Record format"):
+format they are written in (docs/page.md, "Record format"):
 
 1. The genealogy ring: for each of the last `MAX_UPDATES` updates this node has seen (one
    UUID each), its first arrival (from whom, after how many hops, when, by push or sync)

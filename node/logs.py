@@ -1,6 +1,6 @@
 """Structured logs: one JSON object a line on stdout, the node's id and name on every line.
 
-Owns the log format and the catalogue of event names (the README documents the same list;
+Owns the log format and the catalogue of event names (docs/logs.md documents the same list;
 `lab.logs` and users' `jq` filters rely on the names). Every line carries `timestamp`
 (ISO-8601, UTC), `level`, `event`, `node` (the id, `host:port`) and `name` (the display
 name, node.names).
@@ -68,7 +68,7 @@ __all__ = [
     "TALLY_MAX_UPDATES",
 ]
 
-#: event name -> (level, meaning); the README's log catalogue.
+#: event name -> (level, meaning); docs/logs.md's catalogue.
 EVENTS: dict[str, tuple[str, str]] = {
     "node_started": ("info", "the node listens; its settings"),
     "node_stopping": ("info", "shutdown began (SIGTERM/SIGINT)"),

@@ -3,14 +3,17 @@
 Owns the mapping from `GOSSIP_*` variables (and the seed's `-p`/`-b` flags) to typed values
 and the protocol `Config`. It reads from an explicit mapping, never from `os.environ`
 itself, so tests pass their own. A bad value raises SettingsError naming the variable and
-the value; the node then stops at start with that message.
+the value (or, given as a flag, the flag the user typed); the node then stops at start with
+that message. `--help` shows each flag's default, computed from `from_env({})`.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import ipaddress
 import random
+import re
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -23,13 +26,22 @@ from node.core.auth import Keyring
 from node.faults import Faults
 from node.names import Lookup, check_name, default_name
 
-__all__ = ["Settings", "SettingsError", "VARIABLES", "from_env", "parse_args", "load_movies"]
+__all__ = [
+    "Settings", "SettingsError", "VARIABLES", "defaults", "from_env", "load_movies",
+    "parse_args", "unknown_variables",
+]  # fmt: skip
 
 BUNDLED_MOVIES = Path(__file__).resolve().parent / "movies.txt"
 
 
 class SettingsError(ValueError):
     """A setting has a value the node cannot use; the message names the variable."""
+
+    @property
+    def variable(self) -> str | None:
+        """The variable the message opens with."""
+        m = re.match(r"GOSSIP_[A-Z0-9_]+", str(self))
+        return m.group(0) if m else None
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ class Settings:
     #: Largest request body accepted, bytes.
     max_body_bytes: int = 1 << 20
     #: Token that state-changing admin endpoints require; None leaves them open on loopback
-    #: nodes and closed elsewhere (see the README).
+    #: nodes and closed elsewhere (docs/security.md).
     admin_token: str | None = None
     #: Shared keys for authenticated gossip; None: gossip is not authenticated.
     keys: Keyring | None = None
@@ -74,7 +86,7 @@ class Settings:
         return random.Random(None if self.seed is None else f"{self.seed}/{self.advertise}")
 
 
-# variable -> (flag, help). The order is the README's configuration table.
+# variable -> (flag, help). The order is docs/configuration.md's table.
 VARIABLES: dict[str, tuple[str, str]] = {
     "GOSSIP_PORT": ("--port", "listen port (-p)"),
     "GOSSIP_BOOTSTRAP": ("--bootstrap", "host:port (or bare port) of a node to join (-b)"),
@@ -122,15 +134,61 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # never echoed back in an error message
 _SECRETS = frozenset({"GOSSIP_KEYS", "GOSSIP_ADMIN_TOKEN"})
 
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
 # variable -> Config field, for the protocol's knobs
 _KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", float),
-    ("GOSSIP_FANOUT", "fanout", int),
-    ("GOSSIP_TTL", "ttl", int),
-    ("GOSSIP_MAX_TTL", "max_ttl", int),
-    ("GOSSIP_SYNC_SECONDS", "sync_s", float),
-    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", float),
+    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", _number),
+    ("GOSSIP_FANOUT", "fanout", _whole),
+    ("GOSSIP_TTL", "ttl", _whole),
+    ("GOSSIP_MAX_TTL", "max_ttl", _whole),
+    ("GOSSIP_SYNC_SECONDS", "sync_s", _number),
+    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", _number),
 )
+
+#: What a flag's value is, in `--help` (VALUE where not named here).
+METAVARS: dict[str, str] = {
+    "GOSSIP_PORT": "PORT",
+    "GOSSIP_BOOTSTRAP": "HOST:PORT",
+    "GOSSIP_ADVERTISE": "HOST:PORT",
+    "GOSSIP_HOST": "ADDRESS",
+    "GOSSIP_MOVIES": "FILE",
+    "GOSSIP_FANOUT": "N",
+    "GOSSIP_TTL": "HOPS",
+    "GOSSIP_MAX_TTL": "HOPS",
+    "GOSSIP_LOG_FORMAT": "FORMAT",
+    "GOSSIP_LOG_LEVEL": "LEVEL",
+    "GOSSIP_SEED": "N",
+    "GOSSIP_ADMIN_TOKEN": "TOKEN",
+    "GOSSIP_KEYS": "KEY,...",
+    "GOSSIP_RATE_LIMIT": "PER_S",
+    "GOSSIP_FAULT_DROP": "P",
+    "GOSSIP_FAULT_DUPLICATE": "P",
+    "GOSSIP_FAULT_DELAY_MS": "MS",
+    "GOSSIP_FAULT_JITTER_MS": "MS",
+    "GOSSIP_FAULT_BLOCK": "HOST:PORT,...",
+    "GOSSIP_NAME": "NAME",
+    "GOSSIP_PEER_NETWORKS": "CIDR,...",
+}
+#: `GOSSIP_*` variables that the lab's tools and tests read, not the node: no warning.
+OTHER_VARIABLES = frozenset(
+    {"GOSSIP_LAB_TAG", "GOSSIP_REQUIRE_DOCKER", "GOSSIP_REQUIRE_BROWSER", "GOSSIP_CHROMIUM"}
+)
+#: Seconds a signature stays valid when GOSSIP_AUTH_WINDOW_SECONDS is not set.
+AUTH_WINDOW_S = 30.0
 
 
 def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Settings:
@@ -150,7 +208,7 @@ def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Set
     movies = Path(env.get("GOSSIP_MOVIES", str(BUNDLED_MOVIES)))
     log_format = _choice(env, "GOSSIP_LOG_FORMAT", ("json", "console"), "json")
     log_level = _choice(env, "GOSSIP_LOG_LEVEL", LOG_LEVELS, "info")
-    seed = _get(env, "GOSSIP_SEED", int, None)
+    seed = _get(env, "GOSSIP_SEED", _whole, None)
     timeout = _get(env, "GOSSIP_REQUEST_TIMEOUT_SECONDS", _positive, 2.0)
     knobs: dict[str, Any] = {}
     for var, knob, kind in _KNOB_VARS:
@@ -169,7 +227,7 @@ def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Set
         knob = str(e).replace("=", " ").split()[0]
         var = next((v for v, k, _ in _KNOB_VARS if k == knob), "GOSSIP_*")
         raise SettingsError(f"{var}: {e}") from None
-    window = _get(env, "GOSSIP_AUTH_WINDOW_SECONDS", _positive, 30.0)
+    window = _get(env, "GOSSIP_AUTH_WINDOW_SECONDS", _positive, AUTH_WINDOW_S)
     keys = _get(env, "GOSSIP_KEYS", lambda t: Keyring.parse(t, window), None)
     rate_limit = _get(env, "GOSSIP_RATE_LIMIT", _non_negative, 1000.0)
     return Settings(
@@ -191,20 +249,113 @@ def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Set
     )
 
 
-def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
+def parse_args(
+    argv: Sequence[str], environ: Mapping[str, str], prog: str = "python -m node"
+) -> Settings:
     """Settings from flags, each overriding its environment variable."""
     parser = argparse.ArgumentParser(
-        prog="python -m node",
+        prog=prog,
         description="A gossip node: learns every other node's favourite movie. Every flag "
         "has an environment variable (shown in brackets); flags win.",
     )
+    shown = defaults()
     for var, (flag, help_text) in VARIABLES.items():
         short = {"--port": ["-p"], "--bootstrap": ["-b"]}.get(flag, [])
-        parser.add_argument(*short, flag, dest=var, metavar="VALUE", help=f"{help_text} [{var}]")
-    args = vars(parser.parse_args(list(argv)))
+        default = f" (default: {shown[var]})" if var in shown else ""
+        parser.add_argument(
+            *short,
+            flag,
+            dest=var,
+            action=_Flag,
+            metavar=METAVARS.get(var, "SECONDS" if var.endswith("_SECONDS") else "VALUE"),
+            help=f"{help_text}{default} [{var}]",
+        )
+    ns = parser.parse_args(list(argv), namespace=argparse.Namespace(typed_flags={}))
+    typed: dict[str, str] = ns.typed_flags
     merged = dict(environ)
-    merged.update({k: str(v) for k, v in args.items() if v is not None})
-    return from_env(merged)
+    merged.update({k: str(v) for k, v in vars(ns).items() if k in VARIABLES and v is not None})
+    try:
+        settings = from_env(merged)
+        if "GOSSIP_MOVIES" in typed:
+            load_movies(settings.movies)  # so a bad --movies is named as the flag too
+    except SettingsError as e:
+        name = e.variable
+        if name is None or name not in typed:
+            raise
+        rest = str(e)[len(name) :]
+        raise SettingsError(
+            typed[name] + (" " + rest[1:] if rest.startswith("=") else rest)
+        ) from None
+    return settings
+
+
+class _Flag(argparse.Action):
+    """Stores a flag's value and which of its spellings the user typed (`-p`, `--port`, an
+    abbreviation), so that an error names the flag rather than its variable."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.typed_flags[self.dest] = option_string or self.dest
+
+
+def defaults() -> dict[str, str]:
+    """Each variable's default as `--help` and docs/configuration.md show it: what
+    `from_env({})` gives, in words where the default is "nothing" or worked out at start."""
+    s = from_env({})
+    values: dict[str, object] = {
+        "GOSSIP_PORT": s.port,
+        "GOSSIP_BOOTSTRAP": s.bootstrap or "empty",
+        "GOSSIP_ADVERTISE": "auto",
+        "GOSSIP_HOST": s.host,
+        "GOSSIP_MOVIES": f"bundled {s.movies.name}",
+        "GOSSIP_RESAMPLE_SECONDS": s.config.resample_s,
+        "GOSSIP_FANOUT": s.config.fanout,
+        "GOSSIP_TTL": s.config.ttl,
+        "GOSSIP_MAX_TTL": s.config.max_ttl,
+        "GOSSIP_SYNC_SECONDS": s.config.sync_s,
+        "GOSSIP_PUSH_INTERVAL_SECONDS": s.config.push_interval_s,
+        "GOSSIP_LOG_FORMAT": s.log_format,
+        "GOSSIP_LOG_LEVEL": s.log_level,
+        "GOSSIP_SEED": "random" if s.seed is None else s.seed,
+        "GOSSIP_REQUEST_TIMEOUT_SECONDS": s.request_timeout_s,
+        "GOSSIP_ADMIN_TOKEN": s.admin_token or "none",
+        "GOSSIP_KEYS": "none" if s.keys is None else "set",
+        "GOSSIP_AUTH_WINDOW_SECONDS": AUTH_WINDOW_S,
+        "GOSSIP_RATE_LIMIT": s.rate_limit,
+        "GOSSIP_FAULT_DROP": s.faults.drop,
+        "GOSSIP_FAULT_DUPLICATE": s.faults.duplicate,
+        "GOSSIP_FAULT_DELAY_MS": s.faults.delay_s * 1000,
+        "GOSSIP_FAULT_JITTER_MS": s.faults.jitter_s * 1000,
+        "GOSSIP_FAULT_BLOCK": ",".join(sorted(s.faults.blocked)) or "none",
+        "GOSSIP_NAME": "auto",
+        "GOSSIP_PEER_NETWORKS": "auto",
+    }
+    return {
+        var: f"{v:g}" if isinstance(v, float) else str(v)
+        for var, v in values.items()
+        if var in VARIABLES
+    }
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `GOSSIP_*` variable in `environ` that no setting reads (a typo the
+    node would otherwise ignore in silence), with the closest real name."""
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith("GOSSIP_") and name not in VARIABLES and name not in OTHER_VARIABLES:
+            # compared without the shared GOSSIP_ prefix, which would make anything "close"
+            known = [v[7:] for v in VARIABLES]
+            close = difflib.get_close_matches(name[7:], known, 1, 0.7)
+            close = close or [v for v in known if v.startswith(name[7:] + "_")][:1]
+            hint = f" (did you mean GOSSIP_{close[0]}?)" if close else ""
+            warnings.append(f"{name} is not a setting{hint}; ignored")
+    return warnings
 
 
 def load_movies(path: Path) -> tuple[str, ...]:
@@ -237,7 +388,7 @@ def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...], default:
 
 
 def _port(text: str) -> int:
-    port = int(text)
+    port = _whole(text)
     if not 0 < port < 65536:
         raise ValueError("not a port (1-65535)")
     return port
@@ -256,7 +407,7 @@ def _faults(env: Mapping[str, str]) -> Faults:
         "delay_s": "GOSSIP_FAULT_DELAY_MS",
         "jitter_s": "GOSSIP_FAULT_JITTER_MS",
     }
-    values = {name: _get(env, var, float, 0.0) for name, var in names.items()}
+    values = {name: _get(env, var, _number, 0.0) for name, var in names.items()}
     values["delay_s"] /= 1000
     values["jitter_s"] /= 1000
     try:
@@ -322,14 +473,14 @@ def own_networks(advertise: str, route_table: Path = Path("/proc/net/route")) ->
 
 
 def _non_negative(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not 0 <= value < float("inf"):
         raise ValueError("must be a number >= 0")
     return value
 
 
 def _positive(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not value > 0 or value == float("inf"):
         raise ValueError("must be a positive number")
     return value

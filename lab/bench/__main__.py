@@ -4,13 +4,16 @@ Writes `<name>.json` and PNG plots per benchmark, and `summary.md` (every table,
 the machine and the date) into `--out`: `results/` for a full run, `results/quick/` for a
 `--quick` one (a CI smoke run of a couple of minutes whose figures are not the real ones).
 Progress goes to stderr; the exit status is 0 when every benchmark ran (an aim missed is a
-finding, not an error), 1 when one failed.
+finding, not an error), 1 when one failed, 2 for bad arguments or a missing `bench` extra
+(matplotlib, psutil: checked before anything runs). The benchmark modules are imported only
+when they run, so `--help` works after a plain `pip install .`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -18,31 +21,47 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from lab.bench import convergence, glomers, memory, processes, throughput
 from lab.bench.report import Result, machine, write_json
+from lab.cli import HelpFormatter, missing_extra, prog
 
 __all__ = ["BENCHMARKS", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Results go into the clone's results/ folder; installed from a wheel, into ./results.
+RESULTS = ROOT / "results" if (ROOT / "pyproject.toml").exists() else Path("results")
+
+
+#: What the benchmarks import beyond the node's own dependencies (the `bench` extra).
+EXTRA_MODULES = ("matplotlib", "psutil")
 
 
 def _convergence(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import convergence
+
     return convergence.run_benchmark(quick, out, jobs, say)
 
 
 def _glomers(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import glomers
+
     return glomers.run_benchmark(quick, out, jobs, say)
 
 
 def _processes(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import processes
+
     return processes.run_benchmark(quick, out, say)
 
 
 def _throughput(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import throughput
+
     return throughput.run_benchmark(quick, out, say)
 
 
 def _memory(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import memory
+
     return memory.run_benchmark(quick, out, say)
 
 
@@ -57,27 +76,47 @@ BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m lab.bench",
+        prog=prog("lab.bench"),
+        formatter_class=HelpFormatter,
         description="Run Gossip Lab's benchmarks: convergence against size and the Gossip "
-        "Glomers workload (simulated), real processes, one node's throughput, memory.",
+        "Glomers workload (simulated), real processes, one node's throughput, memory. "
+        "Needs the bench extra: pip install 'gossip-lab[bench]'.",
     )
     p.add_argument("--quick", action="store_true", help="a CI smoke run (a couple of minutes)")
     p.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
+        metavar="NAME,...",
         help="comma-separated benchmarks to run (default: all: %(default)s)",
     )
-    p.add_argument("--out", type=Path, default=None, help="results folder")
-    p.add_argument("--jobs", type=int, default=1, help="processes for the simulated benchmarks")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="results folder (default: results/, or results/quick/ with --quick)",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="processes for the simulated benchmarks"
+    )
     args = p.parse_args(argv)
+    problem = missing_extra("bench", EXTRA_MODULES)
+    if problem:
+        print(f"{p.prog}: {problem}", file=sys.stderr)
+        return 2
     # SIGTERM unwinds like Ctrl-C, so node processes a benchmark started are stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         p.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    out = args.out or (ROOT / "results" / "quick" if args.quick else ROOT / "results")
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        p.error(f"argument --out: cannot write results into {str(out)!r}: {e.strerror}")
+    if not os.access(out, os.W_OK | os.X_OK):
+        p.error(f"argument --out: {str(out)!r} is not writable")
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -33,7 +33,7 @@ from lab.simulate import Experiment, run
 __all__ = ["run_benchmark"]
 
 LATENCY_MS = 100.0
-#: Aims (issue 6): all of 10,000 nodes within this many link latencies, fanout 3.
+#: Aims: all of 10,000 nodes within this many link latencies, fanout 3.
 AIM_ROUNDS = {0.0: 13.0, 0.2: 17.0}
 
 

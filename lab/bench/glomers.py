@@ -34,7 +34,7 @@ __all__ = ["Strategy", "STRATEGIES", "workload", "run_benchmark"]
 NODES = 25
 LATENCY_S = 0.1
 RATE = 50.0  # updates per second, over the whole cluster
-#: Aim (issue 6): at most this many messages per update, median and max under these.
+#: Aim: at most this many messages per update, median and max under these.
 AIM_MSGS, AIM_MEDIAN_S, AIM_MAX_S = 40.0, 0.5, 1.0
 
 
@@ -94,7 +94,7 @@ SWEEP = tuple(
         sync_s=s,
     )
     for f, p, s in (
-        (3, 0.1, 0.5),  # DESIGN.md's reference strategy
+        (3, 0.1, 0.5),  # the reference design's strategy (docs/benchmarks.md)
         (3, 0.1, 0.3),
         (4, 0.1, 0.3),
         (4, 0.15, 0.3),
@@ -241,7 +241,7 @@ def run_benchmark(
     result.notes.append(
         "Maelstrom's bars for reference (msgs per operation, about half of which are reads): "
         "3d < 30 msgs/op, median < 400 ms, max < 600 ms; 3e < 20 msgs/op, median < 1 s, "
-        "max < 2 s. DESIGN.md's reference: batched random push every 100 ms to 3 peers "
+        "max < 2 s. The reference design: batched random push every 100 ms to 3 peers "
         "plus a pull every 500 ms, about 31 msgs/update, median 770 ms, max 1.6 s; "
         "immediate flooding about 1,170."
     )

@@ -9,7 +9,7 @@ simulator's default period is one link latency, so the two read alike.
 - The push-pull bound of Karp, Schindelhauer, Shenker and Vöcking (2000), "Randomized
   rumor spreading": about ``log3 N + ln ln N`` rounds until everyone knows.
 - The floor of any scheme where each informed node talks to 3 others a round plus being
-  asked: ``log4 N`` rounds (DESIGN.md's reference figures).
+  asked: ``log4 N`` rounds (the reference figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations

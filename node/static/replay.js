@@ -1,7 +1,7 @@
 // The observatory's records: parsing, replay, and the cluster-wide merge of the nodes' own
 // records of spread. No DOM here: `window.GossipReplay` is used by obs.js (and by tests).
 //
-// A record (README, "Record format") is JSON lines: a header, every node's lines in time
+// A record (docs/page.md, "Record format") is JSON lines: a header, every node's lines in time
 // order ({t, node, kind, ...}), then each node's closing snapshot ("end": true). A replay
 // applies the lines to one state per node exactly as node/ledger.py's `apply_line` does,
 // and builds the shapes the node itself serves: `view(t)` is shaped like GET /observatory

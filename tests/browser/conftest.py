@@ -1,37 +1,26 @@
-"""Fixtures for the page's end-to-end tests: Debian's Chromium driven by Playwright, and a
-real local cluster of node processes.
+"""Fixtures for the page's end-to-end tests: Chromium driven by Playwright, and a real
+local cluster of node processes.
 
-Without Playwright or /usr/bin/chromium the tests skip, unless GOSSIP_REQUIRE_BROWSER=1
-(.ci/run sets it), which makes a missing browser a failure. Playwright never downloads a
-browser of its own here: it launches the system one (`executable_path`).
+Which Chromium (GOSSIP_CHROMIUM, Playwright's own, the system's) is pagekit.find_chromium's
+choice. Without Playwright or a Chromium the tests skip, unless GOSSIP_REQUIRE_BROWSER=1
+(.ci/run sets it), which makes a missing browser a failure.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pagekit import ARGS, BASE_PORT, CHROMIUM, OUTPUT, WAIT_S, browser_problem
+from pagekit import BASE_PORT, OUTPUT, chromium_browser
 
 from lab.cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    problem = browser_problem()
-    if problem:
-        if os.environ.get("GOSSIP_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(f"GOSSIP_REQUIRE_BROWSER is set but the browser is unusable: {problem}")
-        pytest.skip(problem)
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_S * 1000)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,17 @@ class Lab:
     def down(self) -> None:
         self.compose("down", "-v", "--remove-orphans", "-t", "10", check=False)
 
+    def leftovers(self) -> list[str]:
+        """What of this project is still on the engine (after `down`, nothing should be):
+        containers, networks and volumes, by Compose's project label."""
+        label = f"label=com.docker.compose.project={self.project}"
+        left = []
+        for kind in ("container", "network", "volume"):
+            ls = ["ls", "-aq"] if kind == "container" else ["ls", "-q"]
+            ids = self.run("docker", kind, *ls, "--filter", label, check=False).split()
+            left += [f"{kind} {i}" for i in ids]
+        return left
+
     def containers(self, service: str = "", all_states: bool = False) -> list[dict[str, Any]]:
         """`docker compose ps` rows (Name, Service, State, ExitCode, ...), sorted by name."""
         args = (

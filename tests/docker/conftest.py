@@ -47,3 +47,6 @@ def make_lab(image_tag: str) -> Iterator[Callable[..., Lab]]:
     yield make
     for lab in labs:
         lab.down()
+    # Tests leave the engine as they found it: no container, network or volume of theirs.
+    left = {lab.project: lab.leftovers() for lab in labs}
+    assert not any(left.values()), f"left behind after `down -v`: {left}"

@@ -95,6 +95,23 @@ def test_compose_publishes_only_on_loopback_by_default() -> None:
     assert services["peer"]["environment"]["GOSSIP_BOOTSTRAP"] == "bootstrap:7000"
 
 
+def test_node_services_are_built_never_pulled() -> None:
+    """`up` builds the lab's own image from this folder: nothing named gossip-lab/node is
+    ever pulled from a registry (a name anyone could publish), and an edited node is rebuilt
+    by `up --build` rather than silently run stale. The top-level name fixes the project
+    (networks, volumes) whatever the folder is called; tests still pass `-p` of their own."""
+    compose = load_yaml(COMPOSE)
+    assert compose["name"] == "gossip-lab"
+    for name in ("bootstrap", "peer"):
+        svc = compose["services"][name]
+        assert svc["pull_policy"] == "build", name
+        assert svc["build"]["context"] == "."
+        assert svc["image"].startswith("gossip-lab/node:"), "the stack deploys this image"
+    for name in ("prometheus", "grafana"):
+        assert "build" not in compose["services"][name]
+        assert compose["services"][name].get("pull_policy", "missing") == "missing"
+
+
 def test_grafana_provisioning() -> None:
     (datasource,) = load_yaml(PROVISIONING / "datasources" / "prometheus.yml")["datasources"]
     assert datasource["type"] == "prometheus"

@@ -124,7 +124,9 @@ def test_one_request_full_of_fake_peers_eclipses_nobody(cluster: LocalCluster) -
         # the victim's own traffic first, unpoisoned, for comparison
         quiet0, q0 = cluster.state(BASE)["counters"]["requests_sent"], time.monotonic()
         time.sleep(5)
-        quiet = (cluster.state(BASE)["counters"]["requests_sent"] - quiet0) / (time.monotonic() - q0)
+        quiet = (cluster.state(BASE)["counters"]["requests_sent"] - quiet0) / (
+            time.monotonic() - q0
+        )
         t0 = time.monotonic()
         # the sender field names a real node: it proves nothing
         assert post(f"{victim}/gossip/", {"sender": f"127.0.0.1:{BASE + 1}", "peers": named}) == 200

@@ -1,10 +1,9 @@
-"""Fixtures for the observatory's browser tests: Debian's Chromium driven by Playwright (the
-page tests' kit, tests/browser/pagekit.py), and five real nodes with an admin token, so the
-page may break them. The tests skip without a browser unless GOSSIP_REQUIRE_BROWSER=1."""
+"""Fixtures for the observatory's browser tests: Chromium driven by Playwright (the page
+tests' kit, tests/browser/pagekit.py, picks which), and five real nodes with an admin token,
+so the page may break them. The tests skip without a browser unless GOSSIP_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,25 +13,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from obskit import BASE_PORT, TOKEN
-from pagekit import ARGS, CHROMIUM, OUTPUT, WAIT_S, browser_problem
+from pagekit import OUTPUT, chromium_browser
 
 from lab.cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    problem = browser_problem()
-    if problem:
-        if os.environ.get("GOSSIP_REQUIRE_BROWSER", "") not in ("", "0"):
-            pytest.fail(f"GOSSIP_REQUIRE_BROWSER is set but the browser is unusable: {problem}")
-        pytest.skip(problem)
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_S * 1000)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""Fixtures for the Swarm stack: a one-host swarm (made here, and left at the end, only if
-the engine was not in one), the node image built once, and stacks that are always removed
-(helpers in swarmlab.py).
+"""Fixtures for the Swarm stack: a one-host swarm (made here, and left at the end with the
+docker_gwbridge network it made, only if the engine was not in one), the node image built
+once, and stacks that are always removed (helpers in swarmlab.py).
 
 Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
 (.ci/run sets it), which makes a missing engine a failure.
@@ -31,6 +31,9 @@ def swarm(swarm_engine: None) -> Iterator[None]:
     is enough to advertise when there is one host) and left again at the end."""
     state = swarm_state()
     created = state == "inactive"
+    networks_before = set(
+        run("docker", "network", "ls", "-q", "--filter", "name=docker_gwbridge").split()
+    )
     if created:
         run("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
     elif state != "active":
@@ -38,6 +41,13 @@ def swarm(swarm_engine: None) -> Iterator[None]:
     yield
     if created:
         run("docker", "swarm", "leave", "--force", check=False)
+        # `swarm init` also makes the docker_gwbridge network, which leaving keeps: remove
+        # it too when it was not there before, so the engine is as the tests found it.
+        if not networks_before:
+            run("docker", "network", "rm", "docker_gwbridge", check=False)
+        assert swarm_state() == "inactive", "the swarm the tests made is left"
+        left = run("docker", "network", "ls", "-q", "--filter", "name=docker_gwbridge").split()
+        assert left == list(networks_before), "docker_gwbridge, made by swarm init, is removed"
 
 
 @pytest.fixture(scope="session")

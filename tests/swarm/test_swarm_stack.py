@@ -23,7 +23,7 @@ from swarmlab import (
     wait_until,
 )
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 
 #: During a rolling update, every node must know every other node's version of this many
 #: seconds before (5 anti-entropy periods; pushes take well under a second here).
