@@ -186,3 +186,25 @@ def test_a_poisoned_cluster_keeps_learning_every_newest_favourite(seed: int) -> 
     late = net.add(node_id(99), bootstrap=victim)
     net.run_until_converged(10)
     assert set(late.peers) <= real and len(late.peers) >= 3
+
+
+def test_a_reaped_peer_comes_back_only_by_answering_itself() -> None:
+    cfg = FAST.with_(resample_s=0, reap_s=10.0)
+    n = node(cfg)
+    n.peers.add(REAL, 1000.0)
+    t = 1000.0
+    for _ in range(cfg.dead_after_failures + 1):
+        n.on_failure(t, Send(REAL, Envelope(sender=ME), "push"))
+        t += cfg.dead_after_s
+    n.tick(t + cfg.reap_s + cfg.sync_s * 2)
+    assert REAL not in n.peers  # reaped, behind a tombstone
+    t += cfg.reap_s + cfg.sync_s * 2
+    n.receive(t, Envelope(peers=(REAL,)))  # a list naming it does not bring it back
+    assert not n.peers.is_candidate(REAL)
+    n.drain_outbox()
+    n.receive(t, Envelope(sender=REAL))  # its own request does, as a candidate
+    assert n.peers.is_candidate(REAL)
+    n.tick(t + 1)
+    (probe,) = [s for s in sends(n) if s.to == REAL]
+    n.on_reply(t + 1, probe, Envelope(sender=REAL))
+    assert REAL in n.peers and n.peers.state(REAL) == ALIVE

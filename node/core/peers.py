@@ -201,16 +201,15 @@ class PeerSet:
     # --- candidates ----------------------------------------------------------------
     def propose(self, peer: str, now: float, *, direct: bool = False) -> Transition | None:
         """`peer` was named second-hand: a candidate, unless it is known, refused or full.
-        A forgotten candidate is taken in again only when `direct` (it named itself as the
-        sender of a request to us: a node that keeps talking to us gets another chance; a
-        made-up id named in lists does not cost a second probe)."""
-        if (
-            peer == self.self_id
-            or peer in self._candidates
-            or peer in self._roster_set
-            or peer in self._extra_set
-            or peer in self._removed
-        ):
+        A forgotten candidate, or a reaped member, is taken in again only when `direct` (it
+        named itself as the sender of a request to us: a node that keeps talking to us gets
+        another chance; a made-up id named in lists does not cost a second probe)."""
+        if peer == self.self_id or peer in self._candidates:
+            return None
+        if peer in self._removed:  # reaped: only its own word may bring it back
+            if not direct:
+                return None
+        elif peer in self._roster_set or peer in self._extra_set:
             return None
         until = self._forgotten.get(peer)
         if until is not None:

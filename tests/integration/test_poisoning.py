@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from lab.cluster import LocalCluster
@@ -122,12 +123,14 @@ def test_one_request_full_of_fake_peers_eclipses_nobody(cluster: LocalCluster) -
         refusing = [f"127.2.{i >> 8}.{i & 255}:{9 + i % 7}" for i in range(3000)]
         named = [spoofer.address, tarpit.address, *refusing]
         # the victim's own traffic first, unpoisoned, for comparison
+        proc = psutil.Process(cluster.procs[BASE].pid)
         quiet0, q0 = cluster.state(BASE)["counters"]["requests_sent"], time.monotonic()
+        cpu0 = sum(proc.cpu_times()[:2])
         time.sleep(5)
-        quiet = (cluster.state(BASE)["counters"]["requests_sent"] - quiet0) / (
-            time.monotonic() - q0
-        )
-        t0 = time.monotonic()
+        quiet_sent = cluster.state(BASE)["counters"]["requests_sent"] - quiet0
+        quiet = quiet_sent / (time.monotonic() - q0)
+        quiet_cpu = (sum(proc.cpu_times()[:2]) - cpu0) / (time.monotonic() - q0)
+        t0, cpu0 = time.monotonic(), sum(proc.cpu_times()[:2])
         # the sender field names a real node: it proves nothing
         assert post(f"{victim}/gossip/", {"sender": f"127.0.0.1:{BASE + 1}", "peers": named}) == 200
         before = cluster.state(BASE)["counters"]["requests_sent"]
@@ -168,13 +171,14 @@ def test_one_request_full_of_fake_peers_eclipses_nobody(cluster: LocalCluster) -
         state = cluster.state(BASE)
         sent = state["counters"]["requests_sent"] - before
         elapsed = time.monotonic() - t0
+        cpu = (sum(proc.cpu_times()[:2]) - cpu0) / elapsed
         assert state["peer_counts"]["alive"] == 2 and state["peer_counts"]["dead"] == 0
         assert not set(state["peers"]) - real
         print(
             f"poisoned with {len(named)} ids a second for 15 s: last fake forgotten after "
             f"{forgotten_at:.1f} s; spoofer probed {len(spoofer.hits)} times; the victim sent "
             f"{sent} requests in {elapsed:.0f} s ({sent / elapsed:.1f}/s, gossip included; "
-            f"{quiet:.1f}/s unpoisoned)"
+            f"{quiet:.1f}/s unpoisoned); CPU {cpu:.1%} of a core ({quiet_cpu:.1%} unpoisoned)"
         )
         # a late joiner bootstrapping from the poisoned node joins the real cluster
         cluster.ports.append(BASE + 3)
