@@ -1,8 +1,9 @@
 // The spread model the observatory draws the measured spread against, and the ideal cost
-// of a spread: the JavaScript twin of node/genealogy.py's `serf_fraction` (the Serf model,
-// with the same arguments in the same order), `ideal_depth` and `hop_period`.
+// of a spread: the JavaScript twin of node/spread_model.py (the Serf model, with the same
+// arguments in the same order) and of node/genealogy.py's `ideal_depth` and `hop_period`.
 //
-// Pure: no DOM, no clock.
+// Pure: no DOM, no clock. tests/js/model.test.js checks it against the figures the Python
+// writes in tests/golden/model.json (tests/test_golden.py), so the two cannot drift apart.
 
 // Serf's convergence model (its simulator's `convergenceAtRound`): the fraction of `n`
 // nodes informed `t` seconds after the send, each round of `periodS` every informed node
