@@ -111,7 +111,7 @@ async def test_the_page_s_modules_and_all_they_import_are_served_as_javascript(
         todo += re.findall(r'^import [^;]*? from "\./([\w.-]+\.js)";$', await r.text(), re.M)
     # every module in node/static is reached from the page (none is dead)
     assert served == {p.name for p in STATIC_DIR.glob("*.js")}
-    assert {"common.js", "model.js", "replay.js", "obs-view.js"} <= served
+    assert {"common.js", "model.js", "replay.js", "obs-view.js", "app-state.js"} <= served
 
 
 async def test_ui_json_lists_the_movies_and_whether_a_token_is_needed(

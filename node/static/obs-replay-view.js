@@ -5,7 +5,7 @@
 
 import { $, fmtClock, fmtDelay, h, labeller, plural, quote } from "./common.js";
 import { faultsActive, load } from "./replay.js";
-import { pauseLive } from "./app.js";
+import { pauseLive } from "./app-cluster.js";
 import { O, refresh, schedulePoll, seekTo } from "./obs-view.js";
 
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];

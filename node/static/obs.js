@@ -8,7 +8,7 @@
 
 import { $, fmtClock, learnNames } from "./common.js";
 import { convergence } from "./replay.js";
-import { showReplay } from "./app.js";
+import { showReplay } from "./app-cluster.js";
 import { O, assignColours, seekTo, setLoop, view } from "./obs-view.js";
 import { renderCurve } from "./obs-curve.js";
 import { noteToken, renderFaults, setupFaults } from "./obs-faults.js";
