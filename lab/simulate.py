@@ -38,10 +38,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lab.bench.models import karp_rounds, serf_fraction, serf_rounds_to, serf_rounds_to_all
+from lab.bench.models import karp_rounds
 from lab.cli import HelpFormatter, prog
 from lab.sim import Link, Network, SimulationFailure
 from node.core import Applied, Config, Event, GossipNode
+from node.spread_model import serf_fraction, serf_time, serf_time_to_all
 
 __all__ = ["Experiment", "run", "main"]
 
@@ -196,11 +197,11 @@ def run(x: Experiment, progress: Progress | None = None) -> dict[str, Any]:
         "messages_total_by_kind": _delta(net.by_kind, kinds0),
         "window_s": round(window_s, 6),
         "models": {
-            "serf_rounds_to_99": round(serf_rounds_to(x.nodes, x.fanout, x.loss, 0.99), 2),
-            "serf_rounds_to_all": round(serf_rounds_to_all(x.nodes, x.fanout, x.loss), 2),
+            "serf_rounds_to_99": round(serf_time(0.99, x.nodes, x.fanout, loss=x.loss), 2),
+            "serf_rounds_to_all": round(serf_time_to_all(x.nodes, x.fanout, loss=x.loss), 2),
             "serf_fraction_at_full": None
             if t_full is None
-            else serf_fraction(x.nodes, x.fanout, x.loss, t_full / x.period_s),
+            else serf_fraction(t_full, x.nodes, x.fanout, x.period_s, x.loss),
             "karp_rounds": round(karp_rounds(x.nodes), 2),
         },
         "steps": net.steps - steps0,

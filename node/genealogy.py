@@ -12,34 +12,21 @@ origin). The cost: every copy that reached a node (the first, the duplicates, th
 ones) against the ideal of N - 1 (each node told once, along a spanning tree) and the
 depth a tree of `fanout` children per node needs to hold N nodes.
 
-The model is Serf's convergence model (its simulator's `convergenceAtRound`): a logistic
-epidemic in which, each round of `period_s`, every informed node reaches `fanout` random
-nodes of N with loss `loss`:
-    contact = fanout / N * (1 - loss) / 2
-    informed(x) = N / (1 + (N + 1) * exp(-contact * N * x)),   x = t / period_s
-The period is measured: the median time per hop of the pushes the nodes recorded.
+The model is Serf's convergence model (`node.spread_model`; the page draws it with
+node/static/model.js); this module gives it the cluster's figures: its size, fanout and
+loss, and the period, measured: the median time per hop of the pushes the nodes recorded.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["summarize", "merge_updates", "edges", "hop_period", "ideal_depth", "serf_fraction"]
+__all__ = ["summarize", "merge_updates", "edges", "hop_period", "ideal_depth"]
 
 #: Updates listed in the summary, newest first.
 MAX_UPDATES = 20
-
-
-def serf_fraction(t: float, n: int, fanout: int, period_s: float, loss: float = 0.0) -> float:
-    """The Serf model's fraction of n nodes informed t seconds after the send."""
-    if n <= 1:
-        return 1.0
-    contact = fanout / n * (1 - loss) * 0.5
-    informed = n / (1 + (n + 1) * math.exp(-contact * n * (t / period_s)))
-    return min(informed / n, 1.0)
 
 
 def ideal_depth(n: int, fanout: int) -> int:

@@ -75,7 +75,12 @@ class Ui:
 
     def _file(self, name: str) -> web.FileResponse:
         # no-cache: the browser revalidates (ETag), so a node upgrade never runs stale JS
-        return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache"}
+        if name.endswith(".js"):
+            # the page's scripts are ES modules, which a browser runs only when served as
+            # JavaScript: not left to the machine's MIME table
+            headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return web.FileResponse(STATIC_DIR / name, headers=headers)
 
     async def ui_json(self, request: web.Request) -> web.Response:
         node = self.rt.node

@@ -64,3 +64,19 @@ def test_the_extras_build_on_each_other() -> None:
     assert "gossip-lab[bench,lint]" in extras["test"], "the suite runs lint and a benchmark"
     assert "gossip-lab[test]" in extras["dev"]
     assert {_name(r) for r in extras["bench"]} == {"matplotlib", "psutil"}
+
+
+def test_the_page_s_linter_is_pinned_exactly_and_locked_as_pinned() -> None:
+    import json
+
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    tools = package["devDependencies"]
+    assert {"eslint", "@eslint/js", "globals"} <= set(tools)
+    for name, wanted in tools.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", wanted), f"package.json: {name} {wanted!r} is a range"
+        assert lock[f"node_modules/{name}"]["version"] == wanted, name
+    assert not package.get("dependencies"), "the page has no runtime npm dependency"
+    # node_modules stays out of git and out of the image's build context
+    assert "node_modules/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert "node_modules" in (ROOT / ".dockerignore").read_text().splitlines()

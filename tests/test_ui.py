@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from node.clusterview import Report, summarize
 from node.core import VERSION_TICKS_PER_S, Deduplicated, MovieChanged
 from node.feed import MAX_BUFFERED, QUEUE_FRAMES, Feed, Subscriber, sse_frame
 from node.logs import make_logger
+from node.ui import STATIC_DIR
 
 Client = TestClient[web.Request, web.Application]
 MOVIES = ["Alien", "Heat", "Up"]
@@ -87,6 +89,29 @@ async def test_the_page_and_its_files_come_from_the_node(client: Client) -> None
     assert (await client.get("/favicon.ico")).status == 200  # no 404 counted per page view
     assert (await client.get("/static/..%2Fapp.py")).status == 404
     assert (await client.get("/static/nope.js")).status == 404
+
+
+async def test_the_page_s_modules_and_all_they_import_are_served_as_javascript(
+    client: Client,
+) -> None:
+    html = await (await client.get("/")).text()
+    entries = re.findall(r'<script type="module" src="static/([\w.-]+\.js)"></script>', html)
+    assert entries == ["app.js", "obs.js"]
+    assert "<script src=" not in html  # no classic script left
+    todo, served = list(entries), set()
+    while todo:
+        name = todo.pop()
+        if name in served:
+            continue
+        r = await client.get(f"/static/{name}")
+        # a browser refuses to run a module served as anything but JavaScript
+        assert r.status == 200 and r.content_type == "text/javascript", name
+        assert r.headers["Cache-Control"] == "no-cache"
+        served.add(name)
+        todo += re.findall(r'^import [^;]*? from "\./([\w.-]+\.js)";$', await r.text(), re.M)
+    # every module in node/static is reached from the page (none is dead)
+    assert served == {p.name for p in STATIC_DIR.glob("*.js")}
+    assert {"common.js", "model.js", "replay.js", "obs-view.js", "app-state.js"} <= served
 
 
 async def test_ui_json_lists_the_movies_and_whether_a_token_is_needed(

@@ -19,16 +19,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lab.bench.models import (
-    floor_rounds,
-    karp_rounds,
-    serf_fraction,
-    serf_rounds_to,
-    serf_rounds_to_all,
-)
+from lab.bench.models import floor_rounds, karp_rounds
 from lab.bench.report import Column, Result, pyplot
 from lab.sim import Link, Network
 from lab.simulate import Experiment, run
+from node.spread_model import serf_fraction, serf_time, serf_time_to_all
 
 __all__ = ["run_benchmark"]
 
@@ -167,11 +162,11 @@ def _row(n: int, f: int, loss: float, group: list[dict[str, Any]]) -> dict[str, 
         "background": round(
             statistics.median(r["background_per_node_per_period"] for r in group), 2
         ),
-        "serf_99": round(serf_rounds_to(n, f, loss, 0.99), 1),
-        "serf_all": round(serf_rounds_to_all(n, f, loss), 1),
+        "serf_99": round(serf_time(0.99, n, f, loss=loss), 1),
+        "serf_all": round(serf_time_to_all(n, f, loss=loss), 1),
         "serf_at_full": None
         if not done
-        else round(100 * serf_fraction(n, f, loss, statistics.median(done)), 3),
+        else round(100 * serf_fraction(statistics.median(done), n, f, loss=loss), 3),
         "karp": round(karp_rounds(n), 1),
         "floor": round(floor_rounds(n), 1),
     }
@@ -250,7 +245,7 @@ def _plots(
                 ax.plot(*zip(*pts, strict=True), "o-", label=f"fanout {f} (measured)")
         xs = list(sizes)
         ax.plot(xs, [karp_rounds(n) for n in xs], "k--", label="Karp push-pull")
-        ax.plot(xs, [serf_rounds_to_all(n, 3, loss) for n in xs], "k:", label="Serf, fanout 3")
+        ax.plot(xs, [serf_time_to_all(n, 3, loss=loss) for n in xs], "k:", label="Serf, fanout 3")
         ax.plot(xs, [floor_rounds(n) for n in xs], color="grey", lw=0.8, label="log4 N")
         if loss in AIM_ROUNDS and 10_000 in sizes:
             ax.axhline(AIM_ROUNDS[loss], color="red", lw=0.8, label="aim at 10,000")
@@ -281,7 +276,7 @@ def _plots(
             grid = [horizon * i / 200 for i in range(201)]
             ax.plot(
                 grid,
-                [100 * serf_fraction(n, 3, r["loss"], t) for t in grid],
+                [100 * serf_fraction(t, n, 3, loss=r["loss"]) for t in grid],
                 "--",
                 lw=0.9,
                 label=f"Serf model, {r['loss']:.0%} loss",

@@ -15,8 +15,9 @@ import pytest
 from lab.record import SimRecorder
 from lab.sim import Link, Network, node_id
 from node.core import Config, GossipNode
-from node.genealogy import hop_period, ideal_depth, merge_updates, serf_fraction, summarize
+from node.genealogy import hop_period, ideal_depth, merge_updates, summarize
 from node.ledger import NO_FAULTS, Ledger, apply_line, empty_state
+from node.spread_model import serf_fraction, serf_time, serf_time_to_all
 
 CONFIG = Config(fanout=2, ttl=8, sync_s=1.0, resample_s=0.0)
 
@@ -220,11 +221,18 @@ def test_the_model_is_serfs_logistic_curve() -> None:
     assert [ideal_depth(n, 3) for n in (1, 2, 4, 5, 13, 14, 40, 41)] == [0, 1, 1, 2, 2, 3, 3, 4]
 
 
-def test_the_model_agrees_with_the_benchmarks_model() -> None:
-    from lab.bench.models import serf_fraction as bench_fraction
-
+def test_the_model_in_seconds_is_the_model_in_rounds_and_its_times_invert_it() -> None:
     for n, fanout, loss, t in [(5, 3, 0.0, 0.02), (100, 3, 0.2, 0.1), (1000, 2, 0.5, 0.3)]:
         period = 0.01
         assert serf_fraction(t, n, fanout, period, loss) == pytest.approx(
-            bench_fraction(n, fanout, loss, t / period)
+            serf_fraction(t / period, n, fanout, loss=loss)
         )
+        for p in (0.5, 0.99):
+            took = serf_time(p, n, fanout, period, loss)
+            assert serf_fraction(took, n, fanout, period, loss) == pytest.approx(p)
+            assert took == pytest.approx(serf_time(p, n, fanout, loss=loss) * period)
+        assert serf_fraction(serf_time_to_all(n, fanout, loss=loss), n, fanout, loss=loss) * n == (
+            pytest.approx(n - 1)
+        )
+    assert serf_fraction(0.0, 1, 3, 0.2) == 1.0 and serf_time(0.99, 1, 3) == 0.0
+    assert serf_time(0.5, 10, 3, loss=1.0) == math.inf  # nothing gets through

@@ -420,8 +420,8 @@ def test_the_page_merges_a_record_as_the_nodes_do(
     python = merge_updates(reports, 2)
     page = open_page(cluster.ports[0])
     js = page.evaluate(
-        "(text) => { const rp = window.GossipReplay.load(text, 'run');"
-        " return rp.view(rp.t1).updates; }",
+        "async (text) => { const R = await import(new URL('static/replay.js', location.href));"
+        " const rp = R.load(text, 'run'); return rp.view(rp.t1).updates; }",
         text,
     )
     assert len(python) == len(js) == 5
