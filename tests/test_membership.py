@@ -115,14 +115,20 @@ def test_a_sender_field_proves_nothing_unless_the_request_was_verified() -> None
     assert REAL in signed.peers and signed.peers.state(REAL) == ALIVE
 
 
-def test_a_dead_member_that_talks_to_us_is_probed_at_once_not_revived_by_its_word() -> None:
-    cfg = FAST.with_(resample_s=0)
-    n = node(cfg)
+def dead_member(n: GossipNode, cfg: Config) -> float:
+    """REAL, a member of n that stopped answering until it is dead; returns the time."""
     n.peers.add(REAL, 1000.0)
     t = 1000.0
     for _ in range(cfg.dead_after_failures + 1):
         n.on_failure(t, Send(REAL, Envelope(sender=ME), "push"))
         t += cfg.dead_after_s
+    return t
+
+
+def test_a_dead_member_that_talks_to_us_is_probed_at_once_not_revived_by_its_word() -> None:
+    cfg = FAST.with_(resample_s=0)
+    n = node(cfg)
+    t = dead_member(n, cfg)
     assert n.peers.state(REAL) == "dead"
     n.drain_outbox()
     n.receive(t, Envelope(sender=REAL))
@@ -191,11 +197,7 @@ def test_a_poisoned_cluster_keeps_learning_every_newest_favourite(seed: int) -> 
 def test_a_reaped_peer_comes_back_only_by_answering_itself() -> None:
     cfg = FAST.with_(resample_s=0, reap_s=10.0)
     n = node(cfg)
-    n.peers.add(REAL, 1000.0)
-    t = 1000.0
-    for _ in range(cfg.dead_after_failures + 1):
-        n.on_failure(t, Send(REAL, Envelope(sender=ME), "push"))
-        t += cfg.dead_after_s
+    t = dead_member(n, cfg)
     n.tick(t + cfg.reap_s + cfg.sync_s * 2)
     assert REAL not in n.peers  # reaped, behind a tombstone
     t += cfg.reap_s + cfg.sync_s * 2
