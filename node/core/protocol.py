@@ -60,8 +60,10 @@ from node.core.events import (
     Reaped,
     Refused,
     Send,
+    SendKind,
     Stale,
     TtlDropped,
+    Via,
 )
 from node.core.message import Envelope, Message
 from node.core.peers import NetworkFilter, PeerSet, Roster, Transition
@@ -232,7 +234,7 @@ class GossipNode:
         for peer in envelope.peers:
             self._learn(peer, now)
         if envelope.messages:  # (a sync request carries none)
-            via = "push" if envelope.digest is None else "sync"
+            via: Via = "push" if envelope.digest is None else "sync"
             self._take(now, envelope.messages, sender, via)
         if envelope.digest is None:
             return Envelope(sender=self.id)
@@ -336,7 +338,7 @@ class GossipNode:
         return self.bootstrapped and self.movie is not None
 
     # --- the machinery ---------------------------------------------------------------
-    def _take(self, now: float, messages: Sequence[Message], sender: str | None, via: str) -> None:
+    def _take(self, now: float, messages: Sequence[Message], sender: str | None, via: Via) -> None:
         stats, seen, table, events = self.stats, self.seen, self.table, self._events
         for m in messages:
             stats.received += 1
@@ -410,14 +412,16 @@ class GossipNode:
             return m._replace(hops=1)
         return m._replace(ttl=max(m.ttl - 1, 0), hops=m.hops + 1)
 
-    def _send(self, peer: str, messages: list[Message], kind: str, forwarded: bool = False) -> None:
+    def _send(
+        self, peer: str, messages: list[Message], kind: SendKind, forwarded: bool = False
+    ) -> None:
         if not forwarded:
             messages = [self._outgoing(m) for m in messages]
         self.stats.sent += len(messages)
         self.stats.requests_sent += 1
         self._outbox.append(Send(peer, Envelope(sender=self.id, messages=tuple(messages)), kind))
 
-    def _sync(self, peer: str, kind: str) -> None:
+    def _sync(self, peer: str, kind: SendKind) -> None:
         self.stats.syncs += 1
         self.stats.requests_sent += 1
         self._outbox.append(

@@ -12,7 +12,7 @@ version (the node really came back) lifts the tombstone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from node.core.message import Message
 
@@ -28,7 +28,7 @@ class Entry(NamedTuple):
     #: The peer that told us first; None for our own news.
     sender: str | None
     #: "push", "sync" (anti-entropy) or "local" (our own).
-    via: str
+    via: Literal["push", "sync", "local"]
 
 
 class OriginTable:
