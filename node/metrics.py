@@ -68,7 +68,9 @@ _BUCKETS = (
 class NodeMetrics:
     """The registry and the one histogram; `observe` takes the core's events."""
 
-    def __init__(self, node: GossipNode, invalid: Mapping[str, int], name: str = "") -> None:
+    def __init__(
+        self, node: GossipNode, name: str = "", *, invalid: Mapping[str, int] | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.propagation = Histogram(
             "gossip_propagation_seconds",
@@ -76,7 +78,10 @@ class NodeMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_CoreCollector(node, invalid, name or node.id))
+        # refusals by reason, as the shell tallies them (Runtime.invalid)
+        self.registry.register(
+            _CoreCollector(node, {} if invalid is None else invalid, name or node.id)
+        )
 
     def observe(self, events: Iterable[Event]) -> None:
         for event in events:

@@ -64,7 +64,7 @@ class Runtime:
         #: `Refused` event, the shell's own (`refused`) and the core's (origin table full).
         #: /state's counters and gossip_invalid_requests_total read it.
         self.invalid: dict[str, int] = {}
-        self.metrics = NodeMetrics(self.node, self.invalid, settings.name)
+        self.metrics = NodeMetrics(self.node, settings.name, invalid=self.invalid)
         # The fault layer's dice get their own random source: injecting faults must not
         # change the protocol's own choices under a fixed GOSSIP_SEED.
         dice = random.Random(None if settings.seed is None else f"faults-{settings.seed}")
