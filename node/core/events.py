@@ -140,7 +140,9 @@ class Reaped(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A request or a message was refused; `reason` labels gossip_invalid_requests_total."""
+    """A request or a message was refused; `reason` labels gossip_invalid_requests_total.
+    The core refuses news of a new origin when its table is full (`too_many`); the shell
+    makes the same event of the requests it refuses at its edge (`Runtime.refused`)."""
 
     reason: str
     detail: str
