@@ -33,7 +33,7 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from node.core import (
     Config,
@@ -48,6 +48,7 @@ from node.core import (
     PeerListing,
     Roster,
     Send,
+    SendKind,
     converged,
     lagging,
 )
@@ -333,6 +334,7 @@ class Network:
     def _transmit(self, node: GossipNode, request: Outgoing) -> None:
         self.messages += 1
         by_kind = self.by_kind
+        kind: SendKind | Literal["peers"]
         if type(request) is Send:
             kind = request.kind
             news = bool(request.envelope.messages)

@@ -31,7 +31,7 @@ from node.logs import make_logger
 from node.observatory import setup_observatory
 from node.runtime import RUNTIME, Clock, Runtime
 from node.settings import Settings, load_movies
-from node.transport import SENDER_HEADER, decode_json
+from node.transport import SENDER_HEADER, decode_json, listing_to_wire
 from node.ui import setup_ui
 
 __all__ = ["create_app"]
@@ -122,7 +122,7 @@ async def gossip(request: web.Request) -> web.Response:
 async def peers(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     rt.check_signature(request, b"")
-    return rt.reply(rt.node.peer_listing().to_wire())
+    return rt.reply(listing_to_wire(rt.node.peer_listing()))
 
 
 async def state(request: web.Request) -> web.Response:
@@ -218,6 +218,5 @@ async def _json_errors(
             e.status, "bad_request"
         )
         headers = {}
-    rt.node.refuse(reason, f"{request.method} {request.path}: {detail}", request.remote)
-    rt.pump()
+    rt.refused(reason, f"{request.method} {request.path}: {detail}", request.remote)
     return web.json_response({"error": detail, "reason": reason}, status=status, headers=headers)

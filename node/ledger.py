@@ -42,6 +42,7 @@ from node.core import (
     TtlDropped,
 )
 from node.core.table import Entry
+from node.state_view import entry_json
 
 __all__ = [
     "Ledger",
@@ -206,7 +207,7 @@ class _Snapshot(NamedTuple):
             "movie": self.movie,
             "version": self.version,
             "generation": self.generation,
-            "origins": {o: self.entries[o].to_json() for o in sorted(self.entries)},
+            "origins": {o: entry_json(self.entries[o]) for o in sorted(self.entries)},
             "peers": dict(sorted(self.peers.items())),
             "faults": dict(self.faults),
         }

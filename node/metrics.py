@@ -2,12 +2,13 @@
 
 Owns the exposition of the contract's metric names. Counters and gauges are read from the
 core at scrape time (its `Stats`, its table, its peer set), so there is one source of truth
-and nothing to keep in step; only the propagation histogram is fed event by event.
+and nothing to keep in step; refusals are read from the shell's tally of them
+(`Runtime.invalid`), and only the propagation histogram is fed event by event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -67,7 +68,9 @@ _BUCKETS = (
 class NodeMetrics:
     """The registry and the one histogram; `observe` takes the core's events."""
 
-    def __init__(self, node: GossipNode, name: str = "") -> None:
+    def __init__(
+        self, node: GossipNode, name: str = "", *, invalid: Mapping[str, int] | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.propagation = Histogram(
             "gossip_propagation_seconds",
@@ -75,7 +78,10 @@ class NodeMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_CoreCollector(node, name or node.id))
+        # refusals by reason, as the shell tallies them (Runtime.invalid)
+        self.registry.register(
+            _CoreCollector(node, {} if invalid is None else invalid, name or node.id)
+        )
 
     def observe(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -84,8 +90,9 @@ class NodeMetrics:
 
 
 class _CoreCollector(Collector):
-    def __init__(self, node: GossipNode, name: str) -> None:
+    def __init__(self, node: GossipNode, invalid: Mapping[str, int], name: str) -> None:
         self.node = node
+        self.invalid = invalid
         self.name = name
 
     def collect(self) -> Iterator[Metric]:
@@ -134,8 +141,8 @@ class _CoreCollector(Collector):
         invalid = CounterMetricFamily(
             "gossip_invalid_requests", "Requests rejected, by reason", labels=["reason"]
         )
-        for reason in sorted({*REASONS, *SHELL_REASONS, *stats.invalid}):
-            invalid.add_metric([reason], stats.invalid.get(reason, 0))
+        for reason in sorted({*REASONS, *SHELL_REASONS, *self.invalid}):
+            invalid.add_metric([reason], self.invalid.get(reason, 0))
         yield invalid
         peers = GaugeMetricFamily(
             "gossip_peers",

@@ -27,6 +27,7 @@ from node.core import (
     GossipNode,
     Outgoing,
     PeerListing,
+    Refused,
     Send,
 )
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
@@ -36,6 +37,7 @@ from node.guard import RateLimiter
 from node.logs import log_event
 from node.metrics import NodeMetrics
 from node.settings import Settings
+from node.state_view import state_json
 from node.transport import Transport
 
 __all__ = ["Runtime", "RUNTIME", "Clock"]
@@ -58,7 +60,11 @@ class Runtime:
             movies=movies,
             bootstrap=settings.bootstrap,
         )
-        self.metrics = NodeMetrics(self.node, settings.name)
+        #: Requests and messages refused, by reason, in the order they came: a tally of every
+        #: `Refused` event, the shell's own (`refused`) and the core's (origin table full).
+        #: /state's counters and gossip_invalid_requests_total read it.
+        self.invalid: dict[str, int] = {}
+        self.metrics = NodeMetrics(self.node, settings.name, invalid=self.invalid)
         # The fault layer's dice get their own random source: injecting faults must not
         # change the protocol's own choices under a fixed GOSSIP_SEED.
         dice = random.Random(None if settings.seed is None else f"faults-{settings.seed}")
@@ -121,7 +127,7 @@ class Runtime:
 
     def view(self) -> dict[str, Any]:
         """This node's view: the contract's `GET /state` JSON (the page's feed sends the same)."""
-        snap = self.node.snapshot(self.clock())
+        snap = state_json(self.node, self.clock(), self.invalid)
         snap["name"] = self.settings.name
         snap["config"] = self.node.config.as_dict()
         snap["bootstrap"] = self.settings.bootstrap
@@ -132,15 +138,26 @@ class Runtime:
         to the transport; and wakes the timer loop if a timer moved earlier."""
         events = self.node.drain_events()
         if events:
-            for event in events:
-                log_event(self.log, event)
-            self.metrics.observe(events)
-            for listener in self.listeners:
-                listener(events)
+            self._dispatch(events)
         for request in self.node.drain_outbox():
             self.transport.send(request)
         if self.node.next_wakeup() < self._scheduled:
             self._wakeup.set()
+
+    def refused(self, reason: str, detail: str, sender: str | None) -> None:
+        """The shell refused a request before it reached the core: counted, logged and fed
+        like the core's own refusals (after anything the core produced before it)."""
+        self.pump()
+        self._dispatch([Refused(reason, detail, sender)])
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if type(event) is Refused:
+                self.invalid[event.reason] = self.invalid.get(event.reason, 0) + 1
+            log_event(self.log, event)
+        self.metrics.observe(events)
+        for listener in self.listeners:
+            listener(events)
 
     async def run_timers(self) -> None:
         """Calls the core's `tick` whenever a timer is due, forever."""

@@ -36,7 +36,7 @@ from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.core.message import is_address
 from node.faults import FaultLayer, Faults
 
-__all__ = ["Transport", "parse_listing", "decode_json", "SENDER_HEADER"]
+__all__ = ["Transport", "parse_listing", "listing_to_wire", "decode_json", "SENDER_HEADER"]
 
 #: Pooled connections to peers are released after this many idle seconds: sooner than the
 #: peers' server closes them (node.cli.SERVER_IDLE_TIMEOUT_S), so a request never goes out
@@ -60,6 +60,11 @@ def decode_json(body: bytes) -> Any:
         if str(e).startswith("depth limit"):
             raise RecursionError(str(e)) from None
         raise ValueError(str(e)) from None
+
+
+def listing_to_wire(listing: PeerListing) -> dict[str, Any]:
+    """A GET /peers/ answer: {"self": id, "peers": [id, ...]} (`parse_listing` reads it)."""
+    return {"self": listing.self_id, "peers": list(listing.peers)}
 
 
 def parse_listing(obj: Any, config: Config) -> PeerListing:

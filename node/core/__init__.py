@@ -16,8 +16,10 @@ from node.core.events import (
     Reaped,
     Refused,
     Send,
+    SendKind,
     Stale,
     TtlDropped,
+    Via,
 )
 from node.core.invariants import Invariants, InvariantViolation, converged, lagging
 from node.core.message import (
@@ -30,7 +32,18 @@ from node.core.message import (
     parse_address,
     parse_envelope,
 )
-from node.core.peers import ALIVE, CANDIDATE, DEAD, PEER_REFUSALS, SUSPECT, PeerSet, Roster
+from node.core.peers import (
+    ALIVE,
+    CANDIDATE,
+    DEAD,
+    PEER_REFUSALS,
+    SUSPECT,
+    Gone,
+    Health,
+    PeerSet,
+    PeerState,
+    Roster,
+)
 from node.core.protocol import GossipNode, PeerListing, Stats
 
 __all__ = [
@@ -51,7 +64,9 @@ __all__ = [
     "Envelope",
     "Event",
     "FetchPeers",
+    "Gone",
     "GossipNode",
+    "Health",
     "InvalidMessage",
     "InvariantViolation",
     "Invariants",
@@ -61,13 +76,16 @@ __all__ = [
     "PeerChanged",
     "PeerListing",
     "PeerSet",
+    "PeerState",
     "Reaped",
     "Refused",
     "Roster",
     "Send",
+    "SendKind",
     "Stale",
     "Stats",
     "TtlDropped",
+    "Via",
     "converged",
     "envelope_to_wire",
     "lagging",

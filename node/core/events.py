@@ -7,11 +7,14 @@ HTTP calls whose outcome it reports back. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from node.core.message import Envelope
+from node.core.peers import Gone, PeerState
 
 __all__ = [
+    "SendKind",
+    "Via",
     "Send",
     "FetchPeers",
     "Outgoing",
@@ -29,15 +32,21 @@ __all__ = [
 ]
 
 
+#: Why a request is sent: "push" (new news), "sync" (anti-entropy digest), "repair" (news
+#: a digest asked for), or "probe" (anti-entropy with a dead peer, to see whether it is
+#: back, or with a candidate, to see whether it answers under its own id).
+SendKind = Literal["push", "sync", "repair", "probe"]
+#: How applied news arrived: pushed to this node, or traded by anti-entropy.
+Via = Literal["push", "sync"]
+
+
 # --- outgoing requests ---------------------------------------------------------------
 class Send(NamedTuple):
     """POST `envelope` to `to`'s /gossip/; report the reply to `on_reply`, or `on_failure`."""
 
     to: str
     envelope: Envelope
-    #: "push" (new news), "sync" (anti-entropy digest), "repair" (news a digest asked for),
-    #: or "probe" (anti-entropy with a dead peer, to see whether it is back).
-    kind: str
+    kind: SendKind
 
 
 class FetchPeers(NamedTuple):
@@ -73,7 +82,7 @@ class Applied(NamedTuple):
     ttl: int
     #: Seconds from the origin's send to this arrival (None if the message had no sent_at).
     delay_s: float | None
-    via: str
+    via: Via
 
 
 class Deduplicated(NamedTuple):
@@ -109,8 +118,8 @@ class PeerChanged(NamedTuple):
     when a long-dead peer is dropped."""
 
     peer: str
-    old: str | None
-    new: str
+    old: PeerState | None
+    new: PeerState | Gone
 
 
 class Bootstrapped(NamedTuple):
@@ -131,7 +140,9 @@ class Reaped(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A request or a message was refused; `reason` labels gossip_invalid_requests_total."""
+    """A request or a message was refused; `reason` labels gossip_invalid_requests_total.
+    The core refuses news of a new origin when its table is full (`too_many`); the shell
+    makes the same event of the requests it refuses at its edge (`Runtime.refused`)."""
 
     reason: str
     detail: str

@@ -29,9 +29,12 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Collection, Iterator, Sequence
-from typing import NamedTuple
+from typing import Final, Literal, NamedTuple
 
 __all__ = [
+    "Health",
+    "PeerState",
+    "Gone",
     "ALIVE",
     "SUSPECT",
     "DEAD",
@@ -44,9 +47,18 @@ __all__ = [
     "NetworkFilter",
 ]
 
-ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
+#: A member's health as seen from here (the `state` label of gossip_peers, /state's peers).
+Health = Literal["alive", "suspect", "dead"]
+#: What a known id is to this node: a member with its health, or a candidate.
+PeerState = Literal["alive", "suspect", "dead", "candidate"]
+#: How an id leaves the set: a candidate forgotten, or a long-dead member reaped.
+Gone = Literal["forgotten", "reaped"]
+
+ALIVE: Final = "alive"
+SUSPECT: Final = "suspect"
+DEAD: Final = "dead"
 #: Learned second-hand, not yet heard from itself: never chosen, never listed.
-CANDIDATE = "candidate"
+CANDIDATE: Final = "candidate"
 
 #: Why an id was not taken in, or a candidate was dropped (labels of a counter):
 #: - intake: over the new candidates one request may bring (`candidate_intake`);
@@ -95,8 +107,8 @@ class Transition(NamedTuple):
     """A peer's health changed; `old` is None when the peer was just learned."""
 
     peer: str
-    old: str | None
-    new: str
+    old: PeerState | None
+    new: PeerState | Gone
 
 
 class Roster:
@@ -122,7 +134,7 @@ class PeerInfo:
     __slots__ = ("failing_since", "failures", "last_heard", "next_retry", "state")
 
     def __init__(self) -> None:
-        self.state = ALIVE
+        self.state: Health = ALIVE
         self.failures = 0
         self.failing_since = 0.0
         self.last_heard: float | None = None
@@ -349,7 +361,7 @@ class PeerSet:
                 self._removed[peer] = float("inf")
 
     # --- health --------------------------------------------------------------------
-    def state(self, peer: str) -> str:
+    def state(self, peer: str) -> Health:
         info = self._info.get(peer)
         return info.state if info else ALIVE
 
@@ -378,7 +390,7 @@ class PeerSet:
             return None
         return self._alive(peer, now, self.state(peer))
 
-    def _alive(self, peer: str, now: float, old: str | None) -> Transition | None:
+    def _alive(self, peer: str, now: float, old: PeerState | None) -> Transition | None:
         info = self._record(peer)
         info.failures = 0
         info.last_heard = now
@@ -490,7 +502,7 @@ class PeerSet:
             return []
         return sorted(p for p in self._dead if now - self._info[p].failing_since >= seconds)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[PeerState, int]:
         suspect, dead = len(self._suspect), len(self._dead)
         return {
             ALIVE: self._size - suspect - dead,

@@ -45,7 +45,6 @@ import random
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from node.core.config import VERSION_TICKS_PER_S, Config
 from node.core.events import (
@@ -61,8 +60,10 @@ from node.core.events import (
     Reaped,
     Refused,
     Send,
+    SendKind,
     Stale,
     TtlDropped,
+    Via,
 )
 from node.core.message import Envelope, Message
 from node.core.peers import NetworkFilter, PeerSet, Roster, Transition
@@ -85,22 +86,7 @@ class Stats:
     requests_sent: int = 0  # requests this node made (push, sync, repair, probe)
     requests_failed: int = 0  # ... that failed
     syncs: int = 0  # anti-entropy rounds started
-    invalid: dict[str, int] = field(default_factory=dict)  # refused requests by reason
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "sent": self.sent,
-            "applied": self.applied,
-            "deduplicated": self.deduplicated,
-            "ttl_drops": self.ttl_drops,
-            "stale": self.stale,
-            "invalid": sum(self.invalid.values()),
-            "invalid_by_reason": dict(self.invalid),
-            "requests_sent": self.requests_sent,
-            "requests_failed": self.requests_failed,
-            "syncs": self.syncs,
-        }
+    invalid: dict[str, int] = field(default_factory=dict)  # messages refused here, by reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +95,6 @@ class PeerListing:
 
     self_id: str
     peers: tuple[str, ...]
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"self": self.self_id, "peers": list(self.peers)}
 
 
 class GossipNode:
@@ -251,7 +234,7 @@ class GossipNode:
         for peer in envelope.peers:
             self._learn(peer, now)
         if envelope.messages:  # (a sync request carries none)
-            via = "push" if envelope.digest is None else "sync"
+            via: Via = "push" if envelope.digest is None else "sync"
             self._take(now, envelope.messages, sender, via)
         if envelope.digest is None:
             return Envelope(sender=self.id)
@@ -337,11 +320,6 @@ class GossipNode:
             )
         )
 
-    def refuse(self, reason: str, detail: str, sender: str | None = None) -> None:
-        """The shell refused a request before it reached the core: count it, tell the shell."""
-        self.stats.invalid[reason] = self.stats.invalid.get(reason, 0) + 1
-        self._events.append(Refused(reason, detail, sender))
-
     # --- outputs ---------------------------------------------------------------------
     def drain_outbox(self) -> list[Outgoing]:
         out, self._outbox = self._outbox, []
@@ -359,42 +337,8 @@ class GossipNode:
     def ready(self) -> bool:
         return self.bootstrapped and self.movie is not None
 
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """This node's view as JSON-ready data (GET /state)."""
-        origins = {}
-        for origin in sorted(self.table):
-            entry = self.table.get(origin)
-            assert entry is not None
-            origins[origin] = {**entry.to_json(), "age_s": round(now - entry.learned_at, 3)}
-        peers = {}
-        for peer in sorted(self.peers):
-            info = self.peers.info(peer)
-            peers[peer] = {
-                "state": self.peers.state(peer),
-                "last_heard": info.last_heard if info else None,
-                "failures": info.failures if info else 0,
-            }
-        return {
-            "id": self.id,
-            "movie": self.movie,
-            "version": self.version,
-            "generation": self.generation,
-            "counter": self.version - self.generation,
-            "started_at": self.started_at,
-            "now": now,
-            "uptime_s": round(now - self.started_at, 3),
-            "bootstrapped": self.bootstrapped,
-            "origins": origins,
-            "peers": peers,
-            # ids heard of second-hand, not members until they answer a probe
-            "candidates": sorted(self.peers.candidates()),
-            "peer_counts": self.peers.counts(),
-            "counters": self.stats.as_dict(),
-            "tombstones": self.table.tombstones(),
-        }
-
     # --- the machinery ---------------------------------------------------------------
-    def _take(self, now: float, messages: Sequence[Message], sender: str | None, via: str) -> None:
+    def _take(self, now: float, messages: Sequence[Message], sender: str | None, via: Via) -> None:
         stats, seen, table, events = self.stats, self.seen, self.table, self._events
         for m in messages:
             stats.received += 1
@@ -411,7 +355,9 @@ class GossipNode:
                 events.append(Stale(m.uuid, m.origin, m.version, known, sender))
                 continue
             if not table.has_room_for(m.origin):
-                self.refuse("too_many", f"origin table full ({table.max_origins})", sender)
+                stats.invalid["too_many"] = stats.invalid.get("too_many", 0) + 1
+                detail = f"origin table full ({table.max_origins})"
+                events.append(Refused("too_many", detail, sender))
                 continue
             table.put(Entry(m, now, sender, via))
             stats.applied += 1
@@ -466,14 +412,16 @@ class GossipNode:
             return m._replace(hops=1)
         return m._replace(ttl=max(m.ttl - 1, 0), hops=m.hops + 1)
 
-    def _send(self, peer: str, messages: list[Message], kind: str, forwarded: bool = False) -> None:
+    def _send(
+        self, peer: str, messages: list[Message], kind: SendKind, forwarded: bool = False
+    ) -> None:
         if not forwarded:
             messages = [self._outgoing(m) for m in messages]
         self.stats.sent += len(messages)
         self.stats.requests_sent += 1
         self._outbox.append(Send(peer, Envelope(sender=self.id, messages=tuple(messages)), kind))
 
-    def _sync(self, peer: str, kind: str) -> None:
+    def _sync(self, peer: str, kind: SendKind) -> None:
         self.stats.syncs += 1
         self.stats.requests_sent += 1
         self._outbox.append(

@@ -12,7 +12,7 @@ version (the node really came back) lifts the tombstone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple
 
 from node.core.message import Message
 
@@ -28,21 +28,7 @@ class Entry(NamedTuple):
     #: The peer that told us first; None for our own news.
     sender: str | None
     #: "push", "sync" (anti-entropy) or "local" (our own).
-    via: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as `GET /state` and the record's snapshots write it."""
-        m = self.message
-        return {
-            "version": m.version,
-            "movie": m.movie,
-            "uuid": m.uuid,
-            "learned_at": self.learned_at,
-            "sent_at": m.sent_at,
-            "sender": self.sender,
-            "hops": m.hops,
-            "via": self.via,
-        }
+    via: Literal["push", "sync", "local"]
 
 
 class OriginTable:
