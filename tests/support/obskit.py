@@ -1,5 +1,7 @@
 """Shared by the observatory's browser tests (conftest and tests): its ports and token."""
 
-#: The observatory's ports (7750-7759); the acceptance checks use 7700-7710.
-BASE_PORT = 7750
+from tests.support.ports import port_range
+
+#: The observatory's ports (tests/support/ports.py lists them).
+BASE_PORT = port_range("browser/observatory/test_obs_page.py").start
 TOKEN = "observatory-secret"
