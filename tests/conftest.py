@@ -33,7 +33,7 @@ TIERS: dict[str, tuple[str, ...]] = {
 
 def tier_of(path: Path) -> str:
     """The tier folder a test file lives in; a test outside every tier folder is an error."""
-    parts = path.resolve().relative_to(HERE).parts
+    parts = path.resolve().relative_to(HERE.resolve()).parts
     if len(parts) < 2 or parts[0] not in TIERS:
         raise pytest.UsageError(f"{path}: a test lives in a tier folder: {', '.join(TIERS)}")
     return parts[0]
