@@ -6,7 +6,7 @@
 Built with grafana-foundation-sdk (pinned in pyproject.toml's `test` extra, which `dev`
 includes: pip install -e ".[dev]"; its versions carry an epoch, `1769699379!11.6.0` is the
 Grafana 11.6 build). The JSON is committed, since Grafana reads files;
-tests/docker/test_compose_config.py checks that the two agree and that every panel queries
+tests/unit/test_compose_config.py checks that the two agree and that every panel queries
 the provisioned datasource. Every expression here is run against a real Prometheus by
 tests/docker/test_compose_lab.py, so a query that returns nothing fails the tests.
 

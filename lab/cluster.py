@@ -278,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sep or not var.startswith("GOSSIP_"):
             parser.error(f"--env takes GOSSIP_VAR=VALUE, got {item!r}")
         env[var] = value
+    # Ctrl-C and `kill` stop the nodes, however this process was started: a background job
+    # of a script (`python -m lab.cluster &`) starts with SIGINT ignored, and would otherwise
+    # ignore a Ctrl-C (and pass the ignoring on to its nodes) and keep them all running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     cluster = LocalCluster(args.nodes, base_port=args.base_port, env=env)
     if args.json:
         print(json.dumps({"nodes": cluster.urls}), flush=True)
@@ -288,7 +293,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Ctrl-C stops them all.", flush=True)
     lock = threading.Lock()
     tty = sys.stdout.isatty()
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or a timeout stops the nodes too
     threads = []
     try:
         for k, port in enumerate(cluster.ports):

@@ -4,7 +4,7 @@ Owns the formula only (pure: no I/O, no clock, standard library). The benchmarks
 simulator (`lab.bench`, `lab.simulate`) ask it in rounds (`period_s=1`); the observatory
 draws it in seconds, in the browser, with `node/static/model.js`, which takes the same
 arguments in the same order and is checked against this module's figures
-(`tests/golden/model.json`, written by `tests/test_golden.py`).
+(`tests/golden/model.json`, written by `tests/unit/test_golden.py`).
 
 Serf's model (hashicorp/serf's "Gossip convergence" simulator, `convergenceAtRound`) is a
 logistic epidemic of push gossip in which, each round of `period_s`, every informed node

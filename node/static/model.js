@@ -3,7 +3,7 @@
 // arguments in the same order) and of node/genealogy.py's `ideal_depth` and `hop_period`.
 //
 // Pure: no DOM, no clock. tests/js/model.test.js checks it against the figures the Python
-// writes in tests/golden/model.json (tests/test_golden.py), so the two cannot drift apart.
+// writes in tests/golden/model.json (tests/unit/test_golden.py), so the two cannot drift apart.
 
 // Serf's convergence model (its simulator's `convergenceAtRound`): the fraction of `n`
 // nodes informed `t` seconds after the send, each round of `periodS` every informed node

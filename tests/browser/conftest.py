@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pagekit import BASE_PORT, OUTPUT, chromium_browser
 
 from lab.cluster import LocalCluster
+from tests.support.pagekit import BASE_PORT, OUTPUT, chromium_browser
 
 
 @pytest.fixture(scope="module")

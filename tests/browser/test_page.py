@@ -10,12 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from pagekit import MOVIES, NAMED_PORT, OUTPUT, TOKEN_PORT, WAIT_S, nid, post_favourite
-
 from lab.cluster import LocalCluster
-
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+from tests.support.pagekit import (
+    MOVIES,
+    NAMED_PORT,
+    OUTPUT,
+    TOKEN_PORT,
+    WAIT_S,
+    nid,
+    post_favourite,
+)
+from tests.support.waits import wait_until
 
 _used: set[str] = set()
 
@@ -40,11 +45,7 @@ def matrix_movie(page: Any, node: str) -> Any:
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-    end = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
+    wait_until(check, timeout_s, "condition")
 
 
 def test_the_page_lists_every_nodes_favourite(cluster: LocalCluster, open_page: OpenPage) -> None:

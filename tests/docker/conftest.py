@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from composelab import Lab, docker_required, engine_problem
+
+from tests.support.composelab import Lab, docker_required, engine_problem
 
 
 @pytest.fixture(scope="session")

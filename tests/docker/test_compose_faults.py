@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-from composelab import CONVERGE_S, Lab, converged_view, wait_until
-
-pytestmark = pytest.mark.docker
+from tests.support.composelab import CONVERGE_S, Lab, converged_view, wait_until
 
 
 def test_peer_started_before_bootstrap_retries_then_joins(make_lab: Callable[..., Lab]) -> None:

@@ -17,10 +17,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from composelab import CONVERGE_S, ROOT, Lab, Prometheus, converged_view, wait_until
-from labfiles import alert_names, dashboard_queries, promql_ok, promtool, rule_expressions
 
-pytestmark = pytest.mark.docker
+from tests.support.composelab import CONVERGE_S, ROOT, Lab, Prometheus, converged_view, wait_until
+from tests.support.labfiles import (
+    alert_names,
+    dashboard_queries,
+    promql_ok,
+    promtool,
+    rule_expressions,
+)
 
 
 @pytest.fixture(scope="module")

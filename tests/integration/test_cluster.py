@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from lab.cluster import LocalCluster, get_json
+from tests.support.ports import port_range
+from tests.support.waits import wait_until
 
-pytestmark = pytest.mark.integration
-BASE = 7200
+BASE = port_range(__file__).start
 
 
 @pytest.fixture
@@ -71,13 +72,12 @@ def test_a_killed_and_restarted_node_is_accepted_with_rising_versions(
     time.sleep(0.5)
     cluster.start(victim)
     cluster.wait_ready(20, [victim])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def accepted() -> bool:
         seen = [cluster.state(p)["origins"].get(me, {}).get("version", 0) for p in cluster.ports]
-        if min(seen) > before:
-            break
-        time.sleep(0.2)
-    assert min(seen) > before, "the restarted node's new favourite was not accepted everywhere"
+        return min(seen) > before
+
+    wait_until(accepted, 20, "the restarted node's new favourite accepted everywhere", step=0.2)
     cluster.wait_converged(10)
 
 

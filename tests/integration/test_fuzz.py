@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.cluster import LocalCluster
+from tests.support.ports import port_range
 
-pytestmark = pytest.mark.integration
-PORT = 7235
+PORT = port_range(__file__).start
 KNOWN = "10.0.0.7:7000"
 
 json_values = st.recursive(

@@ -22,9 +22,9 @@ import psutil
 import pytest
 
 from lab.cluster import LocalCluster
+from tests.support.ports import port_range
 
-pytestmark = pytest.mark.integration
-BASE = 7350  # 7350-7353: no other test uses them
+BASE = port_range(__file__).start  # 4 ports: no other test uses them
 
 
 def post(url: str, body: dict[str, Any]) -> int:

@@ -1,5 +1,5 @@
 // node/static/model.js against node/spread_model.py and node/genealogy.py: every figure
-// in tests/golden/model.json (written by tests/test_golden.py from the Python), with the
+// in tests/golden/model.json (written by tests/unit/test_golden.py from the Python), with the
 // same arguments in the same order.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 // node/static/replay.js against the Python: a seeded simulated run (tests/golden/replay.json,
-// written by tests/test_golden.py) replayed by the page's code must give node/genealogy.py's
+// written by tests/unit/test_golden.py) replayed by the page's code must give node/genealogy.py's
 // merge of the nodes' ledgers, its model period, and node/ledger.py's states.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from swarmlab import Stack, docker_required, engine_problem, run, swarm_state
+
+from tests.support.swarmlab import Stack, docker_required, engine_problem, run, swarm_state
 
 
 @pytest.fixture(scope="session")

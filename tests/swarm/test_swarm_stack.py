@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from swarmlab import (
+
+from tests.support.swarmlab import (
     CONVERGE_S,
     Prometheus,
     Stack,
@@ -22,8 +23,6 @@ from swarmlab import (
     stale_views,
     wait_until,
 )
-
-pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 
 #: During a rolling update, every node must know every other node's version of this many
 #: seconds before (5 anti-entropy periods; pushes take well under a second here).

@@ -15,7 +15,8 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
-from composelab import ROOT, docker_required, engine_problem
+
+from tests.support.composelab import ROOT, docker_required, engine_problem
 
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from composelab import CONVERGE_S, Lab, wait_until
 
 from node.logs import TALLY_WINDOW_S
+from tests.support.composelab import CONVERGE_S, Lab, wait_until
 
-pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = 3
 

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from labfiles import (
+
+from tests.support.labfiles import (
     DASHBOARDS,
     PROMETHEUS_DIR,
     PROVISIONING,

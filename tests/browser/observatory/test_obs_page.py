@@ -16,14 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from obskit import BASE_PORT, TOKEN
-from pagekit import OUTPUT, WAIT_S
 
 from lab.cluster import LocalCluster, get_json
 from lab.record import SimRecorder
 from lab.record import main as record_main
-
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+from tests.support.obskit import BASE_PORT, TOKEN
+from tests.support.pagekit import OUTPUT, WAIT_S
 
 OpenPage = Callable[..., Any]
 

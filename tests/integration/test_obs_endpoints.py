@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from node import create_app, from_env
 from node.ledger import apply_line, empty_state
 from node.logs import make_logger
+from tests.support.waits import async_wait_until
 
 Client = TestClient[web.Request, web.Application]
 MOVIES = ["Alien", "Heat", "Up"]
@@ -134,14 +135,10 @@ async def test_fault_changes_are_recorded_however_they_are_made(client: Client) 
     assert (await client.put("/admin/faults", json=body, headers=AUTH)).status == 200
 
     async def recorded() -> list[dict[str, Any]]:
-        while True:
-            lines = lines_of(await (await client.get("/record")).text())
-            found = [x for x in lines if x["kind"] == "faults_set"]
-            if found:
-                return found
-            await asyncio.sleep(0.1)
+        lines = lines_of(await (await client.get("/record")).text())
+        return [x for x in lines if x["kind"] == "faults_set"]
 
-    found = await asyncio.wait_for(recorded(), 5)
+    found = await async_wait_until(recorded, 5, "faults_set recorded", step=0.1)
     assert found[-1]["drop"] == 0.25 and found[-1]["blocked"] == ["127.0.0.1:9"]
     local = await (await client.get("/observatory/local")).json()
     assert local["faults"]["drop"] == 0.25 and local["fault_log"][-1]["drop"] == 0.25

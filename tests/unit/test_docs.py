@@ -14,7 +14,7 @@ import pytest
 from lab import tune
 from node.settings import VARIABLES, defaults
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DOCS = {p.relative_to(ROOT).as_posix(): p.read_text() for p in (ROOT / "docs").glob("*.md")}
 #: Linked from the README, written on another branch (readable node names); remove once

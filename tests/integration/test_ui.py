@@ -20,6 +20,7 @@ from node.core import VERSION_TICKS_PER_S, Deduplicated, MovieChanged
 from node.feed import MAX_BUFFERED, QUEUE_FRAMES, Feed, Subscriber, sse_frame
 from node.logs import make_logger
 from node.ui import STATIC_DIR
+from tests.support.waits import async_wait_until
 
 Client = TestClient[web.Request, web.Application]
 MOVIES = ["Alien", "Heat", "Up"]
@@ -51,11 +52,12 @@ async def make_member(client: Client, aiohttp_server: Any) -> tuple[str, Any]:
     server = await aiohttp_server(app, host="127.0.0.1")
     ids.append(f"127.0.0.1:{server.port}")
     await client.post("/gossip/", json={"sender": ids[0], "messages": []})
-    for _ in range(100):  # the node probes candidates within a fraction of a second
-        if ids[0] in (await (await client.get("/state")).json())["peers"]:
-            return ids[0], server
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{ids[0]} did not become a member")
+
+    async def member() -> bool:  # the node probes candidates within a fraction of a second
+        return ids[0] in (await (await client.get("/state")).json())["peers"]
+
+    await async_wait_until(member, 5, f"{ids[0]} a member", step=0.05)
+    return ids[0], server
 
 
 async def read_frame(resp: Any, kind: str, timeout: float = 5.0) -> Any:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from lab.cluster import LocalCluster, get_json
+from tests.support.ports import port_range
+from tests.support.waits import wait_until
 
-pytestmark = pytest.mark.integration
-BASE = 7520
+BASE = port_range(__file__).start
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +47,7 @@ def post(port: int, path: str, body: dict[str, Any]) -> Any:
 
 
 def eventually(check: Any, timeout_s: float = 20.0) -> Any:
-    end = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
+    return wait_until(check, timeout_s, "condition", step=0.2)
 
 
 def test_cluster_view_shows_every_node_and_follows_an_update(cluster: LocalCluster) -> None:

@@ -4,7 +4,6 @@ lines per update however many copies gossip sends."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -14,6 +13,7 @@ from typing import Any
 
 from node.core import Applied, Deduplicated, MovieChanged, Stale, TtlDropped
 from node.logs import EVENTS, TALLY_MAX_UPDATES, log_event, make_logger
+from tests.support.waits import async_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = "127.0.0.1:7001"
@@ -89,7 +89,11 @@ async def test_the_tally_is_written_by_a_timer_when_nothing_else_is_logged() -> 
     log = make_logger(NODE, stream=out, window_s=0.05)
     log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
     assert lines(out) == []
-    await asyncio.sleep(0.3)
+
+    async def written() -> list[Any]:
+        return lines(out)
+
+    await async_wait_until(written, 5, "the tally written by its timer", step=0.02)
     assert [(r["event"], r["duplicates"]) for r in lines(out)] == [("update_duplicates", 1)]
 
 

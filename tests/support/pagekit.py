@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.ports import port_range
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The last resort, where Debian's chromium package puts it.
 CHROMIUM = "/usr/bin/chromium"
@@ -33,10 +35,11 @@ ARGS = [
 ]
 #: Screenshots and the nodes' logs land here (gitignored).
 OUTPUT = ROOT / "test-output"
-#: Ports of the page's clusters (the test suite's share is 7500-7599).
-BASE_PORT = 7500
-TOKEN_PORT = 7510
-NAMED_PORT = 7530
+#: Ports of the page's clusters (tests/support/ports.py lists their range).
+PAGE_PORTS = port_range("browser/test_page.py")
+BASE_PORT = PAGE_PORTS.start
+TOKEN_PORT = PAGE_PORTS.start + 10
+NAMED_PORT = PAGE_PORTS.start + 30
 #: Seconds the browser waits for something to show; generous, since the machine is shared.
 WAIT_S = 20
 

@@ -18,8 +18,11 @@ import pytest
 from lab.chaos import LocalTarget, lossy, rotating_partitions
 from lab.cluster import LocalCluster
 from node.core.auth import Keyring
+from tests.support.ports import port_range
 
-pytestmark = pytest.mark.integration
+# ten nodes from BASE; four-node clusters at +10, +15 and +25; three nodes at +20
+BASE = port_range(__file__).start
+
 SYNC_S = 1.0
 KEY_A, KEY_B = "alpha-key-0123456789", "bravo-key-0123456789"
 TOKEN = "test-admin-token"
@@ -29,7 +32,7 @@ TOKEN = "test-admin-token"
 def ten(tmp_path: Path) -> Iterator[LocalTarget]:
     # New favourites every ~10 s: reconvergence is measured, not a race with fresh updates.
     with LocalTarget(
-        10, base_port=7270, log_dir=tmp_path, sync_s=SYNC_S, resample_s=10.0
+        10, base_port=BASE, log_dir=tmp_path, sync_s=SYNC_S, resample_s=10.0
     ) as target:
         yield target
 
@@ -64,13 +67,13 @@ def test_loss_duplication_and_delay_converge_and_nothing_is_applied_twice(
     assert result["reconverge_s"] is not None
     time.sleep(1)
     assert applied_twice(tmp_path) == []
-    faults = ten.cluster.state(7270)["counters"]
+    faults = ten.cluster.state(BASE)["counters"]
     assert faults["deduplicated"] > 0
 
 
 def test_five_crash_restart_cycles_each_accepted(tmp_path: Path) -> None:
     with LocalCluster(
-        4, base_port=7285, env={"GOSSIP_RESAMPLE_SECONDS": "2"}, log_dir=tmp_path
+        4, base_port=BASE + 15, env={"GOSSIP_RESAMPLE_SECONDS": "2"}, log_dir=tmp_path
     ) as c:
         c.wait_ready(30)
         victim, me = c.ports[2], f"127.0.0.1:{c.ports[2]}"
@@ -115,7 +118,7 @@ def _batch(n: int, origin: str, version: int) -> bytes:
 
 def test_with_keys_forged_and_replayed_messages_are_all_rejected(tmp_path: Path) -> None:
     env = {"GOSSIP_KEYS": KEY_A, "GOSSIP_RESAMPLE_SECONDS": "2", "GOSSIP_RATE_LIMIT": "0"}
-    with LocalCluster(3, base_port=7290, env=env, log_dir=tmp_path) as c:
+    with LocalCluster(3, base_port=BASE + 20, env=env, log_dir=tmp_path) as c:
         c.wait_ready(30)
         c.wait_converged(20)
         url = f"{c.urls[0]}/gossip/"
@@ -137,7 +140,7 @@ def test_with_keys_forged_and_replayed_messages_are_all_rejected(tmp_path: Path)
 
 def test_a_key_rotation_loses_no_update(tmp_path: Path) -> None:
     env = {"GOSSIP_KEYS": KEY_A, "GOSSIP_ADMIN_TOKEN": TOKEN, "GOSSIP_RESAMPLE_SECONDS": "1"}
-    with LocalCluster(4, base_port=7295, env=env, log_dir=tmp_path) as c:
+    with LocalCluster(4, base_port=BASE + 25, env=env, log_dir=tmp_path) as c:
         c.wait_ready(30)
         c.wait_converged(20)
         for step in ([KEY_A, KEY_B], [KEY_B, KEY_A], [KEY_B]):
@@ -198,7 +201,7 @@ async def _flood(url: str, seconds: float, per_request: int, rate: float) -> dic
 
 def test_a_flood_keeps_memory_bounded_and_peers_converging(tmp_path: Path) -> None:
     with LocalCluster(
-        4, base_port=7240, env={"GOSSIP_RESAMPLE_SECONDS": "2"}, log_dir=tmp_path
+        4, base_port=BASE + 10, env={"GOSSIP_RESAMPLE_SECONDS": "2"}, log_dir=tmp_path
     ) as c:
         c.wait_ready(30)
         c.wait_converged(20)

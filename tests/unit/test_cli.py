@@ -15,7 +15,7 @@ import pytest
 from node.core import Config
 from node.settings import VARIABLES, SettingsError, defaults, parse_args, unknown_variables
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 #: Imports that a plain `pip install .` lacks (the bench and test extras).
 EXTRAS = ("psutil", "matplotlib", "pytest", "hypothesis", "yaml", "playwright")

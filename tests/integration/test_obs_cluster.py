@@ -19,9 +19,10 @@ import pytest
 from lab.cluster import LocalCluster, get_json
 from lab.record import main as record_main
 from node.ledger import apply_line, empty_state
+from tests.support.ports import port_range
+from tests.support.waits import wait_until
 
-pytestmark = pytest.mark.integration
-BASE = 7740
+BASE = port_range(__file__).start
 TOKEN = "obs-secret"
 
 
@@ -59,14 +60,7 @@ def faults(port: int) -> Any:
 
 
 def eventually(check: Any, timeout_s: float = 20.0) -> Any:
-    end = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
+    return wait_until(check, timeout_s, "condition", step=0.2)
 
 
 def update_in_view(uuid: str) -> Any:

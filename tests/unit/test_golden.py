@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def model_figures() -> dict[str, Any]:

@@ -8,12 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from lab.bench import BENCHMARKS_NAMES
 
 
-@pytest.mark.integration
 def test_the_quick_benchmark_run_writes_every_result(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "lab.bench", "--quick", "--out", str(tmp_path)],

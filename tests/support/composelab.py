@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.support import waits
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -52,21 +54,8 @@ def engine_problem() -> str | None:
 
 
 def wait_until(pred: Callable[[], T | None], timeout: float, what: str, step: float = 0.5) -> T:
-    """Polls `pred` until it returns something truthy; fails naming `what` after `timeout` s.
-    Exceptions inside `pred` count as "not yet" (the last one is reported)."""
-    end = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            result = pred()
-            if result:
-                return result
-            last = result
-        except Exception as e:  # a lab coming up raises all sorts: keep waiting
-            last = e
-        if time.monotonic() >= end:
-            pytest.fail(f"{what}: not within {timeout:.0f} s (last: {last!r:.600})")
-        time.sleep(step)
+    """tests.support.waits.wait_until, polling a lab every half second."""
+    return waits.wait_until(pred, timeout, what, step)
 
 
 class Prometheus:

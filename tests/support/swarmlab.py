@@ -7,7 +7,7 @@ stack is removed with `docker stack rm`, also when a test fails, and the tests w
 its containers and its network are gone. The swarm is left only if the tests created it.
 
 The Prometheus client, `converged_view` and the waits are the Compose lab's
-(tests/docker/composelab.py): the stack runs the same image and the same rules.
+(tests/support/composelab.py): the stack runs the same image and the same rules.
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
-from composelab import (
+from tests.support.composelab import (
     COMMAND_S,
     CONVERGE_S,
     ROOT,

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from swarmlab import ROOT, STACK_FILE
+
+from tests.support.swarmlab import ROOT, STACK_FILE
 
 COMPOSE = ROOT / "docker-compose.yml"
 PROMETHEUS_DIR = ROOT / "prometheus"

@@ -20,10 +20,11 @@ import pytest
 
 from lab.cluster import LocalCluster
 from node.logs import TALLY_WINDOW_S
+from tests.support.ports import port_range
+from tests.support.waits import wait_until
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-BASE = 7610
+BASE = port_range(__file__).start
 #: TTL 1: the origin's first hop keeps TTL 1, the next hop arrives with 0: TTL drops.
 ENV = {"GOSSIP_RESAMPLE_SECONDS": "0", "GOSSIP_TTL": "1"}
 
@@ -48,12 +49,11 @@ def counters(c: LocalCluster) -> dict[int, dict[str, int]]:
 
 
 def wait_everyone_has(c: LocalCluster, origin: str, version: int, timeout_s: float = 30) -> None:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if all(v.get(origin) == version for v in c.views().values()) and len(c.views()) == 6:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{origin} v{version} did not reach everyone: {c.views()}")
+    def everyone() -> bool:
+        views = c.views()
+        return all(v.get(origin) == version for v in views.values()) and len(views) == 6
+
+    wait_until(everyone, timeout_s, f"{origin} v{version} everywhere")
 
 
 def trace(log_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pagekit
 import pytest
+
+from tests.support import pagekit
 
 
 def executable(path: Path) -> str:

@@ -1,21 +1,17 @@
 """Fixtures for the observatory's browser tests: Chromium driven by Playwright (the page
-tests' kit, tests/browser/pagekit.py, picks which), and five real nodes with an admin token,
+tests' kit, tests/support/pagekit.py, picks which), and five real nodes with an admin token,
 so the page may break them. The tests skip without a browser unless GOSSIP_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
-from obskit import BASE_PORT, TOKEN
-from pagekit import OUTPUT, chromium_browser
-
 from lab.cluster import LocalCluster
+from tests.support.obskit import BASE_PORT, TOKEN
+from tests.support.pagekit import OUTPUT, chromium_browser
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,45 @@
+"""The folder is the tier: this hook marks every test by the folder it lives in, so no test
+file declares its own tier (README, "Tests").
+
+    tests/unit          pure: no processes that listen, no sockets         (no marker)
+    tests/integration   real node processes on loopback, in-process
+                        aiohttp servers                                     integration
+    tests/browser       Chromium against real nodes                         browser
+    tests/docker        the Compose lab on a Docker engine                  docker
+    tests/swarm         a one-host Docker swarm                             docker, swarm
+
+Helpers live in one package, tests/support (imported as `tests.support.x`; pyproject's
+`pythonpath` puts the project root on sys.path). The quick tier is
+`-m "not docker and not browser"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+#: Each tier folder and the markers its tests get.
+TIERS: dict[str, tuple[str, ...]] = {
+    "unit": (),
+    "integration": ("integration",),
+    "browser": ("browser",),
+    "docker": ("docker",),
+    "swarm": ("docker", "swarm"),
+}
+
+
+def tier_of(path: Path) -> str:
+    """The tier folder a test file lives in; a test outside every tier folder is an error."""
+    parts = path.resolve().relative_to(HERE.resolve()).parts
+    if len(parts) < 2 or parts[0] not in TIERS:
+        raise pytest.UsageError(f"{path}: a test lives in a tier folder: {', '.join(TIERS)}")
+    return parts[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in TIERS[tier_of(item.path)]:
+            item.add_marker(marker)
