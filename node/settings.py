@@ -10,6 +10,7 @@ that message. `--help` shows each flag's default, computed from `from_env({})`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import ipaddress
 import random
@@ -23,6 +24,7 @@ from typing import Any
 
 from node.core import Config, ConfigError, parse_address
 from node.core.auth import Keyring
+from node.core.peers import NetworkFilter
 from node.faults import Faults
 from node.names import Lookup, check_name, default_name
 
@@ -458,17 +460,11 @@ def own_networks(advertise: str, route_table: Path = Path("/proc/net/route")) ->
         mask_ip = socket.inet_ntoa(struct.pack("<I", mask))
         networks.append(str(ipaddress.ip_network(f"{dest_ip}/{mask_ip}", strict=False)))
     host = advertise.rpartition(":")[0].strip("[]")
-    try:
+    with contextlib.suppress(ValueError):  # (a DNS name: nothing to add)
         ip = ipaddress.ip_address(host)
-    except ValueError:
-        return list(dict.fromkeys(networks))
-    if not any(
-        ip in ipaddress.ip_network(n)
-        for n in networks
-        if ipaddress.ip_network(n).version == ip.version
-    ):
-        prefix = 24 if ip.version == 4 else 64
-        networks.append(str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False)))
+        if not NetworkFilter(networks).allows(advertise):
+            prefix = 24 if ip.version == 4 else 64
+            networks.append(str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False)))
     return list(dict.fromkeys(networks))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from node import from_env, parse_args
-from node.settings import SettingsError, load_movies
+from node.settings import SettingsError, load_movies, own_networks
 
 
 def test_defaults_are_the_contracts() -> None:
@@ -101,3 +101,33 @@ def test_one_seed_for_every_node_still_gives_each_its_own_random_source() -> Non
     b = from_env({"GOSSIP_SEED": "7", "GOSSIP_PORT": "7002"})
     assert a.rng().random() == from_env({"GOSSIP_SEED": "7", "GOSSIP_PORT": "7001"}).rng().random()
     assert a.rng().random() != b.rng().random()
+
+
+ROUTES = (
+    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+    "eth0\t00000000\t010012AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"  # default: the world
+    "eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"  # 172.18.0.0/16
+    "eth1\t0001000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"  # 10.0.1.0/24
+)
+
+
+def test_own_networks_are_loopback_and_the_routes_but_never_the_default_one(
+    tmp_path: Path,
+) -> None:
+    table = tmp_path / "route"
+    table.write_text(ROUTES)
+    nets = own_networks("172.18.0.5:7000", table)
+    assert nets == ["127.0.0.0/8", "::1/128", "172.18.0.0/16", "10.0.1.0/24"]
+    # an advertised address on none of them brings its own /24 (or /64)
+    assert own_networks("192.168.7.9:7000", table)[-1] == "192.168.7.0/24"
+    assert own_networks("[fd00::5]:7000", tmp_path / "absent")[-1] == "fd00::/64"
+    assert own_networks("peer-3:7000", tmp_path / "absent") == ["127.0.0.0/8", "::1/128"]
+
+
+def test_peer_networks_are_auto_any_or_a_list_and_a_bad_one_is_named() -> None:
+    assert "127.0.0.0/8" in from_env({}).config.peer_networks
+    assert from_env({"GOSSIP_PEER_NETWORKS": "any"}).config.peer_networks == ()
+    listed = from_env({"GOSSIP_PEER_NETWORKS": "10.0.0.0/8, 192.0.2.1/24"})
+    assert listed.config.peer_networks == ("10.0.0.0/8", "192.0.2.0/24")
+    with pytest.raises(SettingsError, match=r"GOSSIP_PEER_NETWORKS.*not a network"):
+        from_env({"GOSSIP_PEER_NETWORKS": "10.0.0.0/33"})
