@@ -4,7 +4,7 @@ Members and candidates. An id learned second-hand (a peer list, a digest's peer 
 origin of relayed news, the sender field of a request, which anyone can write) is only a
 *candidate*: it is never chosen for gossip nor listed to others. It becomes a *member* once
 it has answered this node itself under its own id (`promote`, after a probe the core sends),
-or has reached this node with a verified request (`heard_from`, when keys are set): SWIM's
+or has reached this node with a verified request (also `promote`, when keys are set): SWIM's
 rule that a member is alive only on its own word, and HyParView's passive view. Candidates
 are bounded (`max_candidates`, the oldest waits its turn, the overflow is refused), so one
 request naming thousands of made-up addresses costs a few probes, not the cluster's
@@ -284,7 +284,8 @@ class PeerSet:
         return due
 
     def promote(self, peer: str, now: float) -> Transition | None:
-        """`peer` answered this node under its own id: a member, alive."""
+        """`peer` answered this node under its own id (or sent it a request signed with the
+        cluster's key): a member, alive, even if it was reaped, unknown or a candidate."""
         was_candidate = self._candidates.pop(peer, False) is not False
         self._forgotten.pop(peer, None)
         self._misses.pop(peer, None)
@@ -367,11 +368,6 @@ class PeerSet:
 
     def info(self, peer: str) -> PeerInfo | None:
         return self._info.get(peer)
-
-    def heard_from(self, peer: str, now: float) -> Transition | None:
-        """`peer` reached us with a request whose sender is proven (signed with the
-        cluster's key): it is alive, even if it was reaped, unknown or a candidate."""
-        return self.promote(peer, now)
 
     def hint(self, peer: str, now: float) -> Transition | None:
         """A request names `peer` as its sender, which proves nothing: an unknown id

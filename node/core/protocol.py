@@ -44,7 +44,7 @@ from __future__ import annotations
 import random
 import uuid as uuidlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from node.core.config import VERSION_TICKS_PER_S, Config
 from node.core.events import (
@@ -86,7 +86,6 @@ class Stats:
     requests_sent: int = 0  # requests this node made (push, sync, repair, probe)
     requests_failed: int = 0  # ... that failed
     syncs: int = 0  # anti-entropy rounds started
-    invalid: dict[str, int] = field(default_factory=dict)  # messages refused here, by reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +225,8 @@ class GossipNode:
         self._intake = self.config.candidate_intake
         sender = envelope.sender
         if sender is not None:
-            if verified:
-                self._note(self.peers.heard_from(sender, now))
+            if verified:  # the sender signed it: its own word, as if it answered a probe
+                self._note(self.peers.promote(sender, now))
             else:
                 self._learn(sender, now, hint=True)
             self._joined(sender, now)
@@ -288,10 +287,9 @@ class GossipNode:
         # and it learns our news, instead of waiting for the next round. Its reply, under
         # its own id, makes it a member (the listing's "self" alone proves nothing).
         me = listing.self_id
-        if me != self.id and me not in self.peers and self.peers.allowed.allows(me):
-            self.peers.probing(me, now)
-            self._sync(me, "sync")
-        elif me in self.peers:
+        if me != self.id and (me in self.peers or self.peers.allowed.allows(me)):
+            if me not in self.peers:
+                self.peers.probing(me, now)
             self._sync(me, "sync")
 
     def on_failure(self, now: float, request: Outgoing) -> None:
@@ -355,7 +353,7 @@ class GossipNode:
                 events.append(Stale(m.uuid, m.origin, m.version, known, sender))
                 continue
             if not table.has_room_for(m.origin):
-                stats.invalid["too_many"] = stats.invalid.get("too_many", 0) + 1
+                # (the shell counts refusals from the events, its own and these alike)
                 detail = f"origin table full ({table.max_origins})"
                 events.append(Refused("too_many", detail, sender))
                 continue
