@@ -18,8 +18,8 @@ import pytest
 
 from lab.cluster import LocalCluster, get_json
 from lab.record import main as record_main
-from node.ledger import apply_line, empty_state
 from tests.support.ports import port_range
+from tests.support.records import replay
 from tests.support.waits import wait_until
 
 BASE = port_range(__file__).start
@@ -96,10 +96,7 @@ def test_a_partition_from_one_node_holds_the_other_side_back_until_healed(
         lines = [json.loads(x) for x in r.read().splitlines()]
     head = lines[0]
     assert head["kind"] == "header" and sorted(head["nodes"]) == sorted(a + b)
-    states: dict[str, dict[str, Any]] = {}
-    for line in lines[1:]:
-        if not line.get("end"):
-            apply_line(states.setdefault(line["node"], empty_state()), line)
+    states, _ = replay(lines)
     for port in cluster.ports:
         now = cluster.state(port)["origins"]
         assert {o: e["version"] for o, e in states[nid(port)]["origins"].items()} == {
@@ -142,13 +139,7 @@ def test_the_simulators_record_replays_to_its_end_state(tmp_path: Path) -> None:
     head = lines[0]
     assert head["source"] == "simulator" and len(head["nodes"]) == 40
     assert head["until"] - head["since"] == pytest.approx(20)
-    states: dict[str, dict[str, Any]] = {}
-    ends = {}
-    for line in lines[1:]:
-        if line.get("end"):
-            ends[line["node"]] = line
-        else:
-            apply_line(states.setdefault(line["node"], empty_state()), line)
+    states, ends = replay(lines)
     assert len(ends) == 40
     for node, end in ends.items():
         assert {o: e["version"] for o, e in states[node]["origins"].items()} == {

@@ -12,10 +12,8 @@ change to the Python that the JS does not follow fails here or in tests/js.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import random
 from pathlib import Path
 from typing import Any
 
@@ -54,27 +52,11 @@ def replay_figures() -> dict[str, Any]:
     it, with what the Python makes of it: node.genealogy's merge of the nodes' ledgers,
     the model's period, and each node's versions by node.ledger's `apply_line`, midway and
     at the end."""
-    from lab.record import SimRecorder
-    from lab.sim import Link, Network, node_id
-    from node.core import Config
-    from node.genealogy import hop_period, merge_updates
+    from node.genealogy import hop_period
     from node.ledger import apply_line, empty_state
+    from tests.support.records import EPISODE_FANOUT, seeded_episode
 
-    net = Network(Config(fanout=2, resample_s=0.0), seed=11, link=Link(jitter_s=0.02, loss=0.1))
-    rec = SimRecorder(net)
-    net.cluster(12)
-    net.run_until_converged(60)
-    rec.start()
-    rng = random.Random(11)
-    for k in range(5):
-        net.at(net.now + 0.3 + k * 0.7, functools.partial(net.publish, node_id(rng.randrange(12))))
-    net.run_for(8)
-    lines = rec.record()
-    reports = {
-        nid: {**ledger.summary(net.now), "origins": ledger.state()["origins"]}
-        for nid, ledger in rec.ledgers.items()
-    }
-    updates = merge_updates(reports, 2)
+    lines, updates = seeded_episode()
     body = [x for x in lines if x["kind"] != "header" and not x.get("end")]
     # midway: just after the third update's send, while it is still spreading
     mid = sorted(u["sent_at"] for u in updates)[2] + 0.02
@@ -92,7 +74,7 @@ def replay_figures() -> dict[str, Any]:
 
     return {
         "record": lines,
-        "fanout": 2,
+        "fanout": EPISODE_FANOUT,
         "updates": updates,
         "period_s": hop_period(updates),
         "mid": mid,

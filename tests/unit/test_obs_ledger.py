@@ -18,20 +18,9 @@ from node.core import Config, GossipNode
 from node.genealogy import hop_period, ideal_depth, merge_updates, summarize
 from node.ledger import NO_FAULTS, Ledger, apply_line, empty_state
 from node.spread_model import serf_fraction, serf_time, serf_time_to_all
+from tests.support.records import replay
 
 CONFIG = Config(fanout=2, ttl=8, sync_s=1.0, resample_s=0.0)
-
-
-def replay(lines: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Each node's state after every line but the closing snapshots, and those snapshots."""
-    states: dict[str, dict[str, Any]] = {}
-    ends = {}
-    for line in lines[1:]:
-        if line.get("end"):
-            ends[line["node"]] = line
-        else:
-            apply_line(states.setdefault(line["node"], empty_state()), line)
-    return states, ends
 
 
 def versions(state: dict[str, Any]) -> dict[str, tuple[int, str]]:

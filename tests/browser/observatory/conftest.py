@@ -1,6 +1,7 @@
-"""Fixtures for the observatory's browser tests: Chromium driven by Playwright (the page
-tests' kit, tests/support/pagekit.py, picks which), and five real nodes with an admin token,
-so the page may break them. The tests skip without a browser unless GOSSIP_REQUIRE_BROWSER=1."""
+"""Fixtures for the observatory's browser tests: Chromium (`browser`, from tests/browser's
+conftest: Playwright, and tests/support/pagekit.py picks which), and five real nodes with an
+admin token, so the page may break them. The tests skip without a browser unless
+GOSSIP_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
@@ -11,13 +12,7 @@ import pytest
 
 from lab.cluster import LocalCluster
 from tests.support.obskit import BASE_PORT, TOKEN
-from tests.support.pagekit import OUTPUT, chromium_browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as b:
-        yield b
+from tests.support.pagekit import OUTPUT
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ on one node shows on the timeline. Each view is saved as test-output/obs-*.png."
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 import urllib.request
@@ -18,10 +17,10 @@ from typing import Any
 import pytest
 
 from lab.cluster import LocalCluster, get_json
-from lab.record import SimRecorder
 from lab.record import main as record_main
 from tests.support.obskit import BASE_PORT, TOKEN
 from tests.support.pagekit import OUTPUT, WAIT_S
+from tests.support.records import seeded_episode
 
 OpenPage = Callable[..., Any]
 
@@ -395,27 +394,8 @@ def test_the_page_merges_a_record_as_the_nodes_do(
     cluster: LocalCluster, open_page: OpenPage
 ) -> None:
     """The replay's genealogy (replay.js) and the node's (node/genealogy.py), from one run."""
-    import random
-
-    from lab.sim import Link, Network, node_id
-    from node.core import Config
-    from node.genealogy import merge_updates
-
-    net = Network(Config(fanout=2, resample_s=0.0), seed=11, link=Link(jitter_s=0.02, loss=0.1))
-    rec = SimRecorder(net)
-    net.cluster(12)
-    net.run_until_converged(60)
-    rec.start()
-    rng = random.Random(11)
-    for k in range(5):
-        net.at(net.now + 0.3 + k * 0.7, functools.partial(net.publish, node_id(rng.randrange(12))))
-    net.run_for(8)
-    text = "\n".join(json.dumps(line) for line in rec.record())
-    reports = {
-        nid_: {**ledger.summary(net.now), "origins": ledger.state()["origins"]}
-        for nid_, ledger in rec.ledgers.items()
-    }
-    python = merge_updates(reports, 2)
+    lines, python = seeded_episode()
+    text = "\n".join(json.dumps(line) for line in lines)
     page = open_page(cluster.ports[0])
     js = page.evaluate(
         "async (text) => { const R = await import(new URL('static/replay.js', location.href));"
