@@ -33,19 +33,21 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from node.core import (
     Config,
+    Driver,
     Envelope,
     Event,
-    FetchPeers,
     GossipNode,
     Invariants,
     InvariantViolation,
     Message,
     Outgoing,
     PeerListing,
+    Ready,
     Roster,
     Send,
     SendKind,
@@ -121,6 +123,8 @@ class Network:
         self.start = start
         self.now = start
         self.nodes: dict[str, GossipNode] = {}
+        #: each live node's driver: every input of a node goes through it (node.core.driver)
+        self._drivers: dict[str, Driver] = {}
         self.steps = 0
         #: node-to-node messages so far (a request and its reply count as two)
         self.messages = 0
@@ -165,9 +169,11 @@ class Network:
             roster=roster,
         )
         self.nodes[nid] = node
+        driver = self._drivers[nid] = Driver(node, partial(self._settle, node))
         if publish and self.movies:
-            node.publish(self.now)
-        self._settle(node)
+            driver.publish(self.now)
+        else:
+            driver.flush()
         return node
 
     def cluster(self, n: int, *, publish: bool = True, joined: bool = False) -> list[GossipNode]:
@@ -185,10 +191,12 @@ class Network:
 
     def publish(self, nid: str, movie: str | None = None) -> Message:
         """Node `nid` picks a new favourite now (or `movie`), as its timer or page would."""
-        node = self.nodes[nid]
-        message = node.publish(self.now, movie)
-        self._settle(node)
-        return message
+        return self._drivers[nid].publish(self.now, movie)
+
+    def driver(self, nid: str) -> Driver:
+        """Node `nid`'s driver: an input given through it (`receive`, `tick`...) is followed
+        by the network as any other (sent, checked, scheduled), e.g. an outsider's request."""
+        return self._drivers[nid]
 
     def listen(self, fn: Callable[[GossipNode, list[Event]], None]) -> None:
         """Calls fn(node, events) after every step of every node."""
@@ -199,6 +207,7 @@ class Network:
         """The node stops at once; its state is gone. Requests to it time out, and replies
         to its earlier requests go nowhere."""
         self.nodes.pop(nid, None)
+        self._drivers.pop(nid, None)
         self._wake.pop(nid, None)
 
     def restart(self, nid: str, *, bootstrap: str | None = None) -> GossipNode:
@@ -295,37 +304,30 @@ class Network:
         nid = node.id
         if self._wake.get(nid) == when and self.nodes.get(nid) is node:
             del self._wake[nid]
-            node.tick(self.now)
-            self._settle(node)
+            self._drivers[nid].tick(self.now)
 
     def _reply(self, arg: tuple[GossipNode, Outgoing, Any]) -> None:
         node, request, reply = arg
         if self.nodes.get(node.id) is node:  # replies to an earlier life go nowhere
-            if type(request) is Send:
-                node.on_reply(self.now, request, reply)
-            else:
-                assert isinstance(request, FetchPeers)
-                node.on_peers(self.now, request, reply)
-            self._settle(node)
+            self._drivers[node.id].answered(self.now, request, reply)
 
     def _fail(self, arg: tuple[GossipNode, Outgoing]) -> None:
         node, request = arg
         if self.nodes.get(node.id) is node:
-            node.on_failure(self.now, request)
-            self._settle(node)
+            self._drivers[node.id].failed(self.now, request)
 
     # --- the wire --------------------------------------------------------------------
-    def _settle(self, node: GossipNode) -> None:
-        """After a node ran: check it, send what it queued, schedule its next tick."""
-        events = node.drain_events()
-        sent = node.drain_outbox()
+    def _settle(self, node: GossipNode, ready: Ready) -> None:
+        """A node's step (its driver's handler): check it, send what it queued, schedule
+        its next tick."""
+        events, sent = ready.events, ready.sends
         if self.invariants is not None:
             self.invariants.check(node, events, sent)
         for fn in self._listeners:
             fn(node, events)
         for request in sent:
             self._transmit(node, request)
-        wake = max(node.next_wakeup(), self.now)  # a timer already due runs now, not before
+        wake = max(ready.wakeup, self.now)  # a timer already due runs now, not before
         nid = node.id
         if wake != self._wake.get(nid):
             self._wake[nid] = wake
@@ -370,8 +372,7 @@ class Network:
             return
         reply: Envelope | PeerListing
         if type(request) is Send:
-            reply = target.receive(self.now, request.envelope)
-            self._settle(target)
+            reply = self._drivers[to].receive(self.now, request.envelope)
         else:
             reply = target.peer_listing()
         if not answer:  # the copy of a duplicated request: its reply goes nowhere

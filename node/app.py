@@ -84,8 +84,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         push_interval_s=cfg.push_interval_s,
         movies=len(rt.node.movies),
     )
-    rt.node.publish(rt.clock())
-    rt.pump()
+    rt.driver.publish(rt.clock())
     timers = asyncio.get_running_loop().create_task(rt.run_timers())
     yield
     timers.cancel()
@@ -114,8 +113,7 @@ async def gossip(request: web.Request) -> web.Response:
         raise Refusal(400, e.reason, e.detail) from None
     if rt.transport.faults.blocks_incoming(envelope.sender):
         raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
-    reply = rt.node.receive(rt.clock(), envelope, verified=verified)
-    rt.pump()
+    reply = rt.driver.receive(rt.clock(), envelope, verified=verified)
     return rt.reply(envelope_to_wire(reply))
 
 
@@ -158,8 +156,7 @@ async def favourite(request: web.Request) -> web.Response:
         movie = body.get("movie")
         if movie is not None and (not isinstance(movie, str) or movie not in rt.node.movies):
             raise Refusal(400, "bad_payload", "movie must be one of the node's movies")
-    message = rt.node.publish(rt.clock(), movie)
-    rt.pump()
+    message = rt.driver.publish(rt.clock(), movie)
     return web.json_response(
         {"id": rt.node.id, "movie": message.movie, "version": message.version, "uuid": message.uuid}
     )

@@ -1,9 +1,10 @@
 """One node's core and the shell parts around it, wired together: `Runtime`.
 
-Owns the wiring, not the endpoints: the core (`GossipNode`), its metrics, the transport with
-its fault layer, the keys, the flood limiter, and `pump`, which drains the core after every
-input into log lines, metrics, listeners (the page's feed, the observatory) and outgoing
-requests; and the timer loop that calls the core's `tick`. The endpoints (`node.app`, and
+Owns the wiring, not the endpoints: the core (`GossipNode`) and its `Driver` (every input
+goes through `driver`), its metrics, the transport with its fault layer, the keys, the flood
+limiter, and `_on_ready`, which turns each step's `Ready` into log lines, metrics,
+listeners (the page's feed, the observatory) and outgoing requests; and the timer loop that
+calls the core's `tick`. The endpoints (`node.app`, and
 `node.ui`, `node.observatory`, `node.admin` beside it) take a `Runtime` and stay a few
 lines each. Nothing here decides anything about gossip; that is `node.core`.
 """
@@ -21,14 +22,14 @@ import orjson
 from aiohttp import web
 
 from node.core import (
+    Driver,
     Envelope,
     Event,
-    FetchPeers,
     GossipNode,
     Outgoing,
     PeerListing,
+    Ready,
     Refused,
-    Send,
 )
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.errors import Refusal
@@ -60,6 +61,8 @@ class Runtime:
             movies=movies,
             bootstrap=settings.bootstrap,
         )
+        #: Every input of the core goes through here: `driver.receive`, `driver.publish`...
+        self.driver = Driver(self.node, self._on_ready)
         #: Requests and messages refused, by reason, in the order they came: a tally of every
         #: `Refused` event, the shell's own (`refused`) and the core's (origin table full).
         #: /state's counters and gossip_invalid_requests_total read it.
@@ -72,8 +75,7 @@ class Runtime:
         self.transport = Transport(
             settings.config,
             settings.request_timeout_s,
-            self._on_reply,
-            self._on_peers,
+            self._answered,
             self._on_failure,
             sender=settings.advertise,
             keys=settings.keys,
@@ -86,6 +88,9 @@ class Runtime:
         #: Called with every batch of events (the page's live feed subscribes here).
         self.listeners: list[Callable[[list[Event]], None]] = []
         self._wakeup = asyncio.Event()
+        #: When the core next wants `tick` (from the last Ready), and when the timer loop
+        #: is set to wake: a Ready with an earlier wake-up wakes the loop.
+        self._due = self.node.next_wakeup()
         self._scheduled = float("inf")
 
     def set_keys(self, keys: Keyring | None) -> None:
@@ -133,22 +138,21 @@ class Runtime:
         snap["bootstrap"] = self.settings.bootstrap
         return snap
 
-    def pump(self) -> None:
-        """Drains the core after any input: events to logs, metrics and listeners; requests
-        to the transport; and wakes the timer loop if a timer moved earlier."""
-        events = self.node.drain_events()
-        if events:
-            self._dispatch(events)
-        for request in self.node.drain_outbox():
-            self.transport.send(request)
-        if self.node.next_wakeup() < self._scheduled:
-            self._wakeup.set()
-
     def refused(self, reason: str, detail: str, sender: str | None) -> None:
         """The shell refused a request before it reached the core: counted, logged and fed
-        like the core's own refusals (after anything the core produced before it)."""
-        self.pump()
+        like the core's own refusals."""
         self._dispatch([Refused(reason, detail, sender)])
+
+    def _on_ready(self, ready: Ready) -> None:
+        """One step of the core: events to logs, metrics and listeners; requests to the
+        transport; and the timer loop woken if the next timer moved earlier."""
+        if ready.events:
+            self._dispatch(ready.events)
+        for request in ready.sends:
+            self.transport.send(request)
+        self._due = ready.wakeup
+        if ready.wakeup < self._scheduled:
+            self._wakeup.set()
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
@@ -163,28 +167,21 @@ class Runtime:
         """Calls the core's `tick` whenever a timer is due, forever."""
         while True:
             now = self.clock()
-            self._scheduled = self.node.next_wakeup()
+            self._scheduled = self._due
             delay = min(max(self._scheduled - now, 0.0), 1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), delay)
             self._wakeup.clear()
-            self.node.tick(self.clock())
-            self.pump()
+            self.driver.tick(self.clock())
 
-    def _on_reply(self, request: Send, reply: Envelope) -> None:
-        self.node.on_reply(self.clock(), request, reply)
-        self.pump()
-
-    def _on_peers(self, request: FetchPeers, listing: PeerListing) -> None:
-        self.node.on_peers(self.clock(), request, listing)
-        self.pump()
+    def _answered(self, request: Outgoing, reply: Envelope | PeerListing) -> None:
+        self.driver.answered(self.clock(), request, reply)
 
     def _on_failure(self, request: Outgoing, error: str) -> None:
         self.log.debug(
             "send_failed", peer=request.to, kind=getattr(request, "kind", "peers"), error=error
         )
-        self.node.on_failure(self.clock(), request)
-        self.pump()
+        self.driver.failed(self.clock(), request)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

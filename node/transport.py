@@ -24,7 +24,6 @@ import orjson
 from node.core import (
     Config,
     Envelope,
-    FetchPeers,
     InvalidMessage,
     Outgoing,
     PeerListing,
@@ -78,14 +77,14 @@ def parse_listing(obj: Any, config: Config) -> PeerListing:
 
 
 class Transport:
-    """Sends the core's requests; calls on_reply/on_peers/on_failure with each outcome."""
+    """Sends the core's requests; calls on_answer (the reply, or the peer listing) or on_failure
+    with each outcome, given the request it answers."""
 
     def __init__(
         self,
         config: Config,
         timeout_s: float,
-        on_reply: Callable[[Send, Envelope], None],
-        on_peers: Callable[[FetchPeers, PeerListing], None],
+        on_answer: Callable[[Outgoing, Envelope | PeerListing], None],
         on_failure: Callable[[Outgoing, str], None],
         *,
         sender: str = "",
@@ -96,7 +95,7 @@ class Transport:
         self.config = config
         self.timeout_s = timeout_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._on_reply, self._on_peers, self._on_failure = on_reply, on_peers, on_failure
+        self._on_answer, self._on_failure = on_answer, on_failure
         self.sender = sender
         #: Replaced live by PUT /admin/keys.
         self.keys = keys
@@ -143,10 +142,10 @@ class Transport:
                 for _ in range(plan.copies - 1):  # the duplicate's reply is ignored
                     await self._exchange("POST", request.to, "/gossip/", body)
                 reply = await self._exchange("POST", request.to, "/gossip/", body)
-                self._on_reply(request, parse_envelope(decode_json(reply), self.config))
+                self._on_answer(request, parse_envelope(decode_json(reply), self.config))
             else:
                 reply = await self._exchange("GET", request.to, "/peers/", b"")
-                self._on_peers(request, parse_listing(decode_json(reply), self.config))
+                self._on_answer(request, parse_listing(decode_json(reply), self.config))
         except asyncio.CancelledError:
             raise
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as e:

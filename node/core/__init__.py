@@ -3,6 +3,7 @@ random source. Imports nothing that does I/O (no asyncio, aiohttp, prometheus_cl
 structlog): the aiohttp node, the simulator and the tests all drive this same code."""
 
 from node.core.config import MAX_VERSION, VERSION_TICKS_PER_S, Config, ConfigError
+from node.core.driver import Driver
 from node.core.events import (
     Applied,
     BootstrapFailed,
@@ -13,6 +14,7 @@ from node.core.events import (
     MovieChanged,
     Outgoing,
     PeerChanged,
+    Ready,
     Reaped,
     Refused,
     Send,
@@ -61,6 +63,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Deduplicated",
+    "Driver",
     "Envelope",
     "Event",
     "FetchPeers",
@@ -77,6 +80,7 @@ __all__ = [
     "PeerListing",
     "PeerSet",
     "PeerState",
+    "Ready",
     "Reaped",
     "Refused",
     "Roster",

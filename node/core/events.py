@@ -1,8 +1,8 @@
 """What the core tells its shell: events (what happened) and outgoing requests (what to send).
 
-Owns only these small immutable values. The core appends them as it works; the shell drains
-them and turns events into log lines, metrics and the page's live feed, and requests into
-HTTP calls whose outcome it reports back. Nothing here does I/O.
+Owns only these small immutable values. The core appends them as it works; the shell
+collects them (one `Ready` a step) and turns events into log lines, metrics and the page's
+live feed, and requests into HTTP calls whose outcome it reports back. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "Reaped",
     "Refused",
     "Event",
+    "Ready",
 ]
 
 
@@ -161,3 +162,16 @@ Event = (
     | Reaped
     | Refused
 )
+
+
+class Ready(NamedTuple):
+    """What one step of the core asks of its shell (`GossipNode.collect`, `node.core.driver`):
+    etcd raft's Ready, in this protocol's terms."""
+
+    #: Requests to send, in order; each one's outcome comes back to the core with the
+    #: request it answers (`on_reply`, `on_peers`, `on_failure`).
+    sends: list[Outgoing]
+    #: What happened, in order: for logs, metrics, the page's feed, the record.
+    events: list[Event]
+    #: When the core next wants `tick`, in the same seconds as `now` (inf: never).
+    wakeup: float

@@ -33,8 +33,9 @@ above it and re-announces its favourite.
 
 Entry points: `tick` (timers), `publish` (a new favourite now), `receive` (a request from a
 peer; returns the reply), `on_reply`, `on_peers`, `on_failure` (outcomes of this node's own
-requests, each given the request it answers). Outputs: `drain_outbox` (requests to send)
-and `drain_events` (what happened).
+requests, each given the request it answers). Output: `collect`, one `Ready` batch of the
+requests to send, the events and the next wake-up; `node.core.driver.Driver` pairs each
+input with it, so every shell runs the same loop.
 Time (`now`, seconds) and the random source are always passed in; the core never reads a
 clock, a file or the global `random`.
 """
@@ -57,6 +58,7 @@ from node.core.events import (
     MovieChanged,
     Outgoing,
     PeerChanged,
+    Ready,
     Reaped,
     Refused,
     Send,
@@ -319,13 +321,12 @@ class GossipNode:
         )
 
     # --- outputs ---------------------------------------------------------------------
-    def drain_outbox(self) -> list[Outgoing]:
-        out, self._outbox = self._outbox, []
-        return out
-
-    def drain_events(self) -> list[Event]:
-        out, self._events = self._events, []
-        return out
+    def collect(self) -> Ready:
+        """What the inputs since the last call produced: the requests to send, the events,
+        and the next wake-up. Shells call it through `node.core.driver.Driver`."""
+        sends, self._outbox = self._outbox, []
+        events, self._events = self._events, []
+        return Ready(sends, events, self.next_wakeup())
 
     def peer_listing(self) -> PeerListing:
         """This node and its live peers, for GET /peers/."""

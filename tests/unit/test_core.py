@@ -52,7 +52,7 @@ def test_news_is_applied_once_and_duplicates_are_counted() -> None:
     news = Envelope("10.0.0.2:7000", (msg("10.0.0.2:7000", 5),))
     node.receive(1000.0, news)
     node.receive(1000.1, news)
-    events = node.drain_events()
+    events = node.collect().events
     assert kinds(events).count("Applied") == 1
     assert next(e for e in events if isinstance(e, Deduplicated)).uuid == uuid(5)
     assert node.stats.deduplicated == 1 and node.stats.applied == 1
@@ -64,7 +64,7 @@ def test_older_news_under_a_new_uuid_is_stale_and_changes_nothing() -> None:
     node.receive(1000.0, Envelope(None, (msg("10.0.0.2:7000", 9, movie="Alien"),)))
     node.receive(1000.1, Envelope(None, (msg("10.0.0.2:7000", 4, i=77, movie="Heat"),)))
     node.receive(1000.2, Envelope(None, (msg("10.0.0.2:7000", 9, i=78, movie="Up"),)))
-    stale = [e for e in node.drain_events() if isinstance(e, Stale)]
+    stale = [e for e in node.collect().events if isinstance(e, Stale)]
     assert [(e.version, e.known) for e in stale] == [(4, 9), (9, 9)]
     entry = node.table.get("10.0.0.2:7000")
     assert entry is not None and entry.message.movie == "Alien"
@@ -83,8 +83,9 @@ def test_ttl_zero_is_applied_but_not_forwarded() -> None:
     node.peers.add("10.0.0.3:7000", 1000.0)
     node.receive(1000.0, Envelope("10.0.0.2:7000", (msg("10.0.0.2:7000", 5, ttl=0),)))
     assert node.table.version("10.0.0.2:7000") == 5
-    assert any(isinstance(e, TtlDropped) for e in node.drain_events())
-    assert not [s for s in node.drain_outbox() if isinstance(s, Send) and s.kind == "push"]
+    ready = node.collect()
+    assert any(isinstance(e, TtlDropped) for e in ready.events)
+    assert not [s for s in ready.sends if isinstance(s, Send) and s.kind == "push"]
 
 
 def test_forwarded_copies_keep_the_uuid_and_spend_one_ttl() -> None:
@@ -92,7 +93,7 @@ def test_forwarded_copies_keep_the_uuid_and_spend_one_ttl() -> None:
     for k in range(3, 8):
         node.peers.add(f"10.0.0.{k}:7000", 1000.0)
     node.receive(1000.0, Envelope("10.0.0.2:7000", (msg("10.0.0.2:7000", 5, ttl=4),)))
-    pushes = [s for s in node.drain_outbox() if isinstance(s, Send) and s.kind == "push"]
+    pushes = [s for s in node.collect().sends if isinstance(s, Send) and s.kind == "push"]
     assert len(pushes) == FAST.fanout
     assert {s.to for s in pushes}.isdisjoint({"10.0.0.2:7000"})  # not back to the sender
     for push in pushes:
@@ -322,8 +323,7 @@ def test_an_invariant_violation_names_the_seed_and_step() -> None:
                 message=msg(nodes[1].id, 1, i=5)
             )
         )
-        nodes[0].tick(net.now)
-        net._settle(nodes[0])
+        net.driver(nodes[0].id).tick(net.now)
 
     net.at(net.now + 0.5, corrupt)
     with pytest.raises(SimulationFailure, match=r"seed 99, step \d+"):

@@ -37,7 +37,7 @@ from node.core import Config, GossipNode
 
 node = GossipNode("10.0.0.1:7000", Config(), now=1000.0, rng=random.Random(1), movies=["Alien"])
 node.publish(1000.0)
-assert node.movie == "Alien" and node.drain_events()
+assert node.movie == "Alien" and node.collect().events
 print("ok")
 """
 

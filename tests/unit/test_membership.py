@@ -38,7 +38,7 @@ def node(config: Config = FAST, now: float = 1000.0) -> GossipNode:
 
 
 def sends(n: GossipNode) -> list[Send]:
-    return [r for r in n.drain_outbox() if isinstance(r, Send)]
+    return [r for r in n.collect().sends if isinstance(r, Send)]
 
 
 def test_a_request_naming_thousands_of_peers_makes_none_of_them_a_member() -> None:
@@ -130,7 +130,7 @@ def test_a_dead_member_that_talks_to_us_is_probed_at_once_not_revived_by_its_wor
     n = node(cfg)
     t = dead_member(n, cfg)
     assert n.peers.state(REAL) == "dead"
-    n.drain_outbox()
+    n.collect()  # what came before
     n.receive(t, Envelope(sender=REAL))
     assert n.peers.state(REAL) == "dead"  # its word alone does not revive it
     n.tick(max(t, n.next_sync_at))
@@ -162,10 +162,9 @@ def test_the_candidate_pool_is_bounded_whatever_arrives() -> None:
 # --- the poisoned cluster, simulated ----------------------------------------------------------
 def poison(net: Network, target: str, ids: list[str]) -> None:
     """An outsider's request: a batch naming `ids` as peers, with a spoofed sender."""
-    victim = net.nodes[target]
+    victim = net.driver(target)
     victim.receive(net.now, Envelope(sender=ids[0], peers=tuple(ids)))
-    net.nodes[target].tick(net.now)
-    net._settle(victim)
+    victim.tick(net.now)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -203,7 +202,7 @@ def test_a_reaped_peer_comes_back_only_by_answering_itself() -> None:
     t += cfg.reap_s + cfg.sync_s * 2
     n.receive(t, Envelope(peers=(REAL,)))  # a list naming it does not bring it back
     assert not n.peers.is_candidate(REAL)
-    n.drain_outbox()
+    n.collect()  # what came before
     n.receive(t, Envelope(sender=REAL))  # its own request does, as a candidate
     assert n.peers.is_candidate(REAL)
     n.tick(t + 1)
