@@ -32,8 +32,11 @@ from node.core import Applied, Config, Event, GossipNode
 __all__ = ["Strategy", "STRATEGIES", "workload", "run_benchmark"]
 
 NODES = 25
+_NODE = Config()  # the node's defaults
 LATENCY_S = 0.1
 RATE = 50.0  # updates per second, over the whole cluster
+#: Seconds between the nodes' first favourites in the warm-up.
+WARMUP_GAP_S = 1.0
 #: Aim: at most this many messages per update, median and max under these.
 AIM_MSGS, AIM_MEDIAN_S, AIM_MAX_S = 40.0, 0.5, 1.0
 
@@ -48,6 +51,11 @@ class Strategy:
     push_interval_s: float
     sync_s: float
     ttl: int = 8
+    #: "push" (random) or "tree" (the epidemic broadcast tree, node.core.tree)
+    strategy: str = "push"
+    tree_degree: int = _NODE.tree_degree
+    lazy_s: float = _NODE.lazy_s
+    lazy_fanout: int = _NODE.lazy_fanout
 
     def config(self) -> Config:
         return Config(
@@ -56,6 +64,10 @@ class Strategy:
             push_interval_s=self.push_interval_s,
             sync_s=self.sync_s,
             resample_s=0,
+            strategy=self.strategy,
+            tree_degree=self.tree_degree,
+            lazy_s=self.lazy_s,
+            lazy_fanout=self.lazy_fanout,
         )
 
 
@@ -112,7 +124,12 @@ def workload(
     net = Network(
         strategy.config(), seed=seed, link=Link(latency_s=LATENCY_S, timeout_s=0.5), check=check
     )
-    nodes = net.cluster(NODES, joined=True)
+    nodes = net.cluster(NODES, joined=True, publish=False)
+    # warm-up: each node's first favourite in turn, WARMUP_GAP_S apart (nodes of a real
+    # cluster start one after another), then until every node knows every other's
+    for k, node in enumerate(nodes):
+        net.at(net.now + k * WARMUP_GAP_S, lambda nid=node.id: net.publish(nid))
+    net.run_for(len(nodes) * WARMUP_GAP_S)
     net.run_until_converged(60)
     ids = [n.id for n in nodes]
     # updates[k] = [origin, version, created, nodes reached, time of the last arrival]

@@ -14,7 +14,10 @@ import ipaddress
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "VERSION_TICKS_PER_S", "MAX_VERSION"]
+__all__ = ["Config", "ConfigError", "STRATEGIES", "VERSION_TICKS_PER_S", "MAX_VERSION"]
+
+#: The ways news is pushed (`Config.strategy`).
+STRATEGIES = ("push", "tree")
 
 #: A node's first version (its generation) is its start time counted in ticks of
 #: 1/VERSION_TICKS_PER_S s (about a microsecond); each new favourite adds one. So a
@@ -50,6 +53,20 @@ class Config:
     #: interval gathers news and sends it as one batch to `fanout` peers, which is what
     #: keeps the message cost per update low under many updates per second.
     push_interval_s: float = 0.0
+    #: How news is pushed: "push" sends each first arrival to `fanout` random peers;
+    #: "tree" sends it along an epidemic broadcast tree (Plumtree, node.core.tree): to
+    #: eager peers only, with redundant links pruned to lazy ones that hear of news by
+    #: announcement every `lazy_s`. Anti-entropy runs under both.
+    strategy: str = "push"
+    #: Tree: the eager peers a node starts with (Plumtree's view size, gossipsub's D). The
+    #: first broadcasts flood a random graph of this degree and prune it to a spanning tree;
+    #: a larger degree makes that tree shallower (faster) at a higher first cost.
+    tree_degree: int = 6
+    #: Tree: seconds between announcements of new news (`ihave`) to lazy peers; a lazy peer
+    #: that lacks it grafts the link. Longer than a hop, so the tree's copy usually wins.
+    lazy_s: float = 0.5
+    #: Tree: lazy peers announced to at most, each time (a random choice of them).
+    lazy_fanout: int = 6
     #: Seconds between anti-entropy rounds (push-pull of the `{origin: version}` digest with
     #: one random peer). It sets how long the nodes that push missed wait, against 2
     #: background messages per node per period. Measured at 100 nodes (fanout 3, TTL 8): an
@@ -130,6 +147,8 @@ class Config:
             "dead_after_failures",
             "max_candidates",
             "candidate_intake",
+            "tree_degree",
+            "lazy_fanout",
         )
         for name in positive_ints:
             _check(name, getattr(self, name), int, lo=1)
@@ -149,11 +168,16 @@ class Config:
         for name in (
             "probe_per_s",
             "sync_s",
+            "lazy_s",
             "dead_retry_s",
             "bootstrap_backoff_s",
             "bootstrap_backoff_max_s",
         ):
             _check(name, getattr(self, name), float, lo=1e-3)
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
         _check("resample_jitter", self.resample_jitter, float, lo=0.0, hi=0.99)
         if not isinstance(self.peer_networks, tuple):
             raise ConfigError(f"peer_networks must be a tuple of CIDRs, got {self.peer_networks!r}")

@@ -33,12 +33,15 @@ __all__ = [
 ]
 
 
-#: Why a request is sent: "push" (new news), "sync" (anti-entropy digest), "repair" (news
-#: a digest asked for), or "probe" (anti-entropy with a dead peer, to see whether it is
-#: back, or with a candidate, to see whether it answers under its own id).
-SendKind = Literal["push", "sync", "repair", "probe"]
-#: How applied news arrived: pushed to this node, or traded by anti-entropy.
-Via = Literal["push", "sync"]
+#: Why a request is sent: "push" (new news; along the tree's eager links under the tree
+#: strategy), "sync" (anti-entropy digest), "repair" (news a digest asked for), "probe"
+#: (anti-entropy with a dead peer, to see whether it is back, or with a candidate, to see
+#: whether it answers under its own id), "announce" (the tree's `ihave` to lazy peers) or
+#: "graft" (news an announcement's reply asked for: the link joins the tree).
+SendKind = Literal["push", "sync", "repair", "probe", "announce", "graft"]
+#: How applied news arrived: pushed at random ("push"), along the broadcast tree ("tree"),
+#: by a graft after an announcement ("lazy"), or traded by anti-entropy ("sync").
+Via = Literal["push", "tree", "lazy", "sync"]
 
 
 # --- outgoing requests ---------------------------------------------------------------

@@ -10,7 +10,10 @@ Two wire forms reach `POST /gossip/`:
 - the batch form, an envelope: ``{"sender", "messages": [...], "digest": {origin: version},
   "want": [origin, ...], "peers": [id, ...]}``, every key optional. A digest asks the
   receiver for push-pull: its reply carries the messages the sender lacks and the origins
-  it wants back.
+  it wants back. The broadcast tree (node.core.tree) adds three optional keys: "route"
+  ("tree" or "graft") on a push, "ihave" ({origin: version}) on an announcement, and
+  "prune" (true) on a reply. A node that predates them ignores them and still
+  interoperates: it pushes at random and answers announcements with nothing.
 Unknown fields are ignored; wrong types are refused with a reason from `REASONS`.
 """
 
@@ -49,6 +52,9 @@ REASONS = (
     "bad_payload",
     "too_many",
 )
+
+#: The values of an envelope's "route": how a push travels the broadcast tree.
+ROUTES = ("tree", "graft")
 
 #: A TTL above this is not a hop budget but an attack or a bug: refused, not clamped.
 #: Between the node's max_ttl and this, a TTL is clamped to max_ttl.
@@ -107,6 +113,14 @@ class Envelope(NamedTuple):
     want: tuple[str, ...] = ()
     #: A sample of peer ids the sender knows (membership spreads with gossip).
     peers: tuple[str, ...] = ()
+    #: The broadcast tree (node.core.tree). On a push: "tree" when it travels a tree link,
+    #: "graft" when it answers an announcement's `want` (the link becomes a tree link).
+    route: str | None = None
+    #: {origin: version} of news the sender applied lately: an announcement to a lazy peer,
+    #: whose reply `want`s the origins it lacks.
+    ihave: dict[str, int] | None = None
+    #: In a reply to a tree push that brought nothing new: "this link is redundant".
+    prune: bool = False
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> str:
@@ -144,7 +158,14 @@ def parse_envelope(obj: object, config: Config) -> Envelope:
     digest = _digest(obj["digest"], config) if "digest" in obj else None
     want = tuple(_origins(obj.get("want", []), "want", config.max_origins))
     peers = tuple(_origins(obj.get("peers", []), "peers", config.max_peers))
-    return Envelope(sender, messages, digest, want, peers)
+    route = obj.get("route")
+    if route is not None and route not in ROUTES:
+        raise InvalidMessage("wrong_type", f"route must be one of {', '.join(ROUTES)}")
+    ihave = _digest(obj["ihave"], config, "ihave") if "ihave" in obj else None
+    prune = obj.get("prune", False)
+    if not isinstance(prune, bool):
+        raise InvalidMessage("wrong_type", "prune must be true or false")
+    return Envelope(sender, messages, digest, want, peers, route, ihave, prune)
 
 
 def message_to_wire(m: Message) -> dict[str, Any]:
@@ -173,6 +194,12 @@ def envelope_to_wire(e: Envelope) -> dict[str, Any]:
         wire["want"] = list(e.want)
     if e.peers:
         wire["peers"] = list(e.peers)
+    if e.route is not None:
+        wire["route"] = e.route
+    if e.ihave is not None:
+        wire["ihave"] = e.ihave
+    if e.prune:
+        wire["prune"] = True
     return wire
 
 
@@ -253,16 +280,16 @@ def _encoded_size(payload: dict[str, Any]) -> int:
         return sys.maxsize
 
 
-def _digest(obj: object, config: Config) -> dict[str, int]:
+def _digest(obj: object, config: Config, field: str = "digest") -> dict[str, int]:
     if not isinstance(obj, dict):
-        raise InvalidMessage("wrong_type", "digest must be an object {origin: version}")
+        raise InvalidMessage("wrong_type", f"{field} must be an object {{origin: version}}")
     if len(obj) > config.max_origins:
-        raise InvalidMessage("too_many", f"at most {config.max_origins} digest entries")
+        raise InvalidMessage("too_many", f"at most {config.max_origins} {field} entries")
     for origin, version in obj.items():
         if not is_address(origin):
-            raise InvalidMessage("bad_origin", "digest keys must be host:port")
+            raise InvalidMessage("bad_origin", f"{field} keys must be host:port")
         if not _is_int(version) or not 0 <= version <= MAX_VERSION:
-            raise InvalidMessage("bad_version", "digest versions must be integers in [0, 2^63)")
+            raise InvalidMessage("bad_version", f"{field} versions must be integers in [0, 2^63)")
     return obj
 
 

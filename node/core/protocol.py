@@ -68,9 +68,10 @@ from node.core.events import (
     Via,
 )
 from node.core.message import Envelope, Message
-from node.core.peers import NetworkFilter, PeerSet, Roster, Transition
+from node.core.peers import ALIVE, SUSPECT, NetworkFilter, PeerSet, Roster, Transition
 from node.core.seen import SeenCache
 from node.core.table import Entry, OriginTable
+from node.core.tree import Tree
 
 __all__ = ["GossipNode", "Stats", "PeerListing"]
 
@@ -140,6 +141,13 @@ class GossipNode:
         self._events: list[Event] = []
         # news waiting for the next batched push: (message, who told us)
         self._pending: list[tuple[Message, str | None]] = []
+        #: The broadcast tree's eager and lazy peers (strategy "tree"), else None.
+        self.tree = (
+            Tree(config.tree_degree, config.lazy_fanout) if config.strategy == "tree" else None
+        )
+        # tree: news not yet announced to lazy peers, {origin: (version, applied at)}
+        self._fresh: dict[str, tuple[int, float]] = {}
+        self.next_announce_at = float("inf")
         # new candidates the current input may still bring in (reset by every input)
         self._intake = config.candidate_intake
         # candidate probes: a token bucket of probe_per_s, at most one second's worth
@@ -173,6 +181,8 @@ class GossipNode:
         if self._pending and now >= self.next_push_at:
             self._flush_push()
             self.next_push_at = now + cfg.push_interval_s
+        if self._fresh and now >= self.next_announce_at:
+            self._announce(now)
         self._probe_candidates(now)
 
     def next_wakeup(self) -> float:
@@ -180,6 +190,8 @@ class GossipNode:
         wake = min(self.next_sync_at, self.next_resample_at)
         if self._pending:
             wake = min(wake, self.next_push_at)
+        if self._fresh:
+            wake = min(wake, self.next_announce_at)
         if self.bootstrap is not None and not self._bootstrap_in_flight:
             wake = min(wake, self.next_bootstrap_at)
         due = self.peers.next_due()
@@ -214,6 +226,8 @@ class GossipNode:
         self._events.append(MovieChanged(self.version, counter, movie, previous, message.uuid))
         if self._resamples():
             self.next_resample_at = now + self._resample_interval()
+        if self.tree is not None:
+            self._announce_later(now, message)
         if message.ttl > 0:
             self._queue_push(message, None)
         return message
@@ -234,13 +248,40 @@ class GossipNode:
             self._joined(sender, now)
         for peer in envelope.peers:
             self._learn(peer, now)
+        prune = False
         if envelope.messages:  # (a sync request carries none)
-            via: Via = "push" if envelope.digest is None else "sync"
+            route = envelope.route
+            via: Via = (
+                "sync"
+                if envelope.digest is not None
+                else "tree"
+                if route == "tree"
+                else "lazy"
+                if route == "graft"
+                else "push"
+            )
+            applied = self.stats.applied
             self._take(now, envelope.messages, sender, via)
+            if via == "tree" and sender is not None and self.tree is not None:
+                # nothing new, and it came to us before by another tree link: redundant.
+                # Otherwise the link is the tree's, both ways.
+                prune = (
+                    self.stats.applied == applied
+                    and self._redundant(envelope, sender)
+                    and len(self.tree.eager) > 1  # (never our last tree link)
+                )
+                if prune:
+                    self.tree.prune(sender)
+                else:
+                    self.tree.graft(sender)
+        if envelope.ihave:  # an announcement: ask for what we lack (a graft)
+            table = self.table
+            want = [o for o, v in envelope.ihave.items() if v > table.version(o) and o != self.id]
+            return Envelope(sender=self.id, want=tuple(want[: self.config.max_batch]), prune=prune)
         if envelope.digest is None:
-            return Envelope(sender=self.id)
+            return Envelope(sender=self.id, prune=prune)
         digest = envelope.digest
-        news = self.table.newer_than(digest)[: self.config.max_batch]
+        news = self.table.newer_than(digest, self._settled_by(now))[: self.config.max_batch]
         return Envelope(
             sender=self.id,
             messages=tuple(self._outgoing(m) for m in news),
@@ -259,6 +300,8 @@ class GossipNode:
                 self.peers.refuse("wrong_id")
                 self.on_failure(now, request)
             return
+        if reply.prune and self.tree is not None and request.kind == "push":
+            self.tree.prune(peer)
         if peer in self.peers:
             self._note(self.peers.ok(peer, now))
         elif claimed == peer:  # a candidate (or an id we dialled) answered itself: a member
@@ -273,8 +316,17 @@ class GossipNode:
         if reply.messages:
             self._take(now, reply.messages, peer, "sync")
         if reply.want:
-            wanted = [e.message for e in map(self.table.get, reply.want) if e is not None]
-            if wanted:
+            settled = self._settled_by(now)
+            wanted = [
+                e.message
+                for e in map(self.table.get, reply.want)
+                if e is not None and (settled is None or e.learned_at <= settled)
+            ]
+            if wanted and request.kind == "announce":  # a lazy peer lacks it: graft the link
+                if self.tree is not None:
+                    self.tree.graft(peer)
+                self._send(peer, wanted[: self.config.max_batch], "graft", route="graft")
+            elif wanted:
                 self._send(peer, wanted[: self.config.max_batch], "repair")
 
     def on_peers(self, now: float, request: FetchPeers, listing: PeerListing) -> None:
@@ -360,6 +412,10 @@ class GossipNode:
                 continue
             table.put(Entry(m, now, sender, via))
             stats.applied += 1
+            if self.tree is not None:
+                if sender is not None and via in ("tree", "lazy"):
+                    self.tree.graft(sender)  # the link that delivered first is the tree's
+                self._announce_later(now, m)
             delay = None if m.sent_at is None else now - m.sent_at
             events.append(
                 Applied(m.uuid, m.origin, m.version, m.movie, sender, m.hops, m.ttl, delay, via)
@@ -398,8 +454,11 @@ class GossipNode:
             for m, sender in chunk:
                 knowers = {m.origin} if sender is None else {m.origin, sender}
                 knows_all = knowers if knows_all is None else knows_all & knowers
-            targets = self.peers.choose(self.rng, self.config.fanout, knows_all or ())
             messages = [self._outgoing(m) for m, _ in chunk]
+            if self.tree is not None:
+                self._push_tree(chunk, messages)
+                continue
+            targets = self.peers.choose(self.rng, self.config.fanout, knows_all or ())
             for peer in targets:
                 self._send(peer, messages, "push", forwarded=True)
 
@@ -412,13 +471,88 @@ class GossipNode:
         return m._replace(ttl=max(m.ttl - 1, 0), hops=m.hops + 1)
 
     def _send(
-        self, peer: str, messages: list[Message], kind: SendKind, forwarded: bool = False
+        self,
+        peer: str,
+        messages: list[Message],
+        kind: SendKind,
+        forwarded: bool = False,
+        route: str | None = None,
     ) -> None:
         if not forwarded:
             messages = [self._outgoing(m) for m in messages]
         self.stats.sent += len(messages)
         self.stats.requests_sent += 1
-        self._outbox.append(Send(peer, Envelope(sender=self.id, messages=tuple(messages)), kind))
+        envelope = Envelope(sender=self.id, messages=tuple(messages), route=route)
+        self._outbox.append(Send(peer, envelope, kind))
+
+    # --- the broadcast tree (strategy "tree", node.core.tree) ------------------------
+    def _announce_later(self, now: float, m: Message) -> None:
+        """News to announce to lazy peers, every `lazy_s`, once it is `lazy_s` old here: by
+        then the tree has delivered it to every peer it reaches, so a lazy peer that lacks
+        it has lost it (Plumtree's timer, kept by the announcer: an HTTP reply cannot wait
+        for it)."""
+        if not self._fresh:
+            self.next_announce_at = now + self.config.lazy_s
+        self._fresh.pop(m.origin, None)  # (the dict's order stays the order of arrival)
+        self._fresh[m.origin] = (m.version, now)
+
+    def _announce(self, now: float) -> None:
+        """Announces the news that is `lazy_s` old to (some of) the lazy peers, in one
+        `ihave`; the younger news waits for the next announcement."""
+        assert self.tree is not None
+        ripe = now - self.config.lazy_s + 1e-9
+        fresh = self._fresh
+        ihave: dict[str, int] = {}
+        for origin, (version, at) in fresh.items():
+            if at > ripe:
+                break
+            ihave[origin] = version
+        for origin in ihave:
+            del fresh[origin]
+        self.next_announce_at = now + self.config.lazy_s
+        if not ihave:
+            return
+        for peer in self.tree.announce_to(self.peers, self.rng, ()):
+            self.stats.requests_sent += 1
+            self._outbox.append(Send(peer, Envelope(sender=self.id, ihave=ihave), "announce"))
+
+    def _push_tree(self, chunk: list[tuple[Message, str | None]], out: list[Message]) -> None:
+        """To each eager peer the news it did not send us or make. A batch holding news
+        that came to us by the tree (or is ours) travels as "tree"; news that anti-entropy
+        or a graft brought is forwarded too (the subtree below most likely lacks it) but
+        without that mark, so that a peer that has it already does not prune the link."""
+        assert self.tree is not None
+        table = self.table
+        for peer in self.tree.eager_peers(self.peers, self.rng):
+            mine: list[Message] = []
+            tree = False
+            for (m, sender), copy in zip(chunk, out, strict=True):
+                if peer != sender and peer != m.origin:
+                    mine.append(copy)
+                    if not tree:
+                        entry = table.get(m.origin)
+                        tree = entry is None or entry.via in ("tree", "local")
+            if mine:
+                self._send(peer, mine, "push", forwarded=True, route="tree" if tree else None)
+
+    def _settled_by(self, now: float) -> float | None:
+        """Under the tree, anti-entropy trades only news learned `lazy_s` ago or earlier:
+        younger news is still travelling the tree, and a copy of it by anti-entropy would
+        most likely be one too many. None: everything (random push)."""
+        return None if self.tree is None else now - self.config.lazy_s
+
+    def _redundant(self, envelope: Envelope, sender: str) -> bool:
+        """Whether a tree push from `sender` brought news this node first had pushed by
+        another peer (or made itself): that link and this one form a cycle. News first had
+        by anti-entropy says nothing of the links."""
+        table = self.table
+        for m in envelope.messages:
+            if m.origin == self.id:
+                return True
+            entry = table.get(m.origin)
+            if entry is not None and entry.via != "sync" and entry.sender != sender:
+                return True  # (a push, by the tree, a graft or a forward: another link)
+        return False
 
     def _sync(self, peer: str, kind: SendKind) -> None:
         self.stats.syncs += 1
@@ -493,6 +627,8 @@ class GossipNode:
     def _note(self, change: Transition | None) -> None:
         if change is not None:
             self._events.append(PeerChanged(change.peer, change.old, change.new))
+            if self.tree is not None and change.new not in (ALIVE, SUSPECT):
+                self.tree.forget(change.peer)  # dead or gone: no tree link
 
     def _resamples(self) -> bool:
         return self.config.resample_s > 0 and bool(self.movies)

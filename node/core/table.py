@@ -27,8 +27,8 @@ class Entry(NamedTuple):
     learned_at: float
     #: The peer that told us first; None for our own news.
     sender: str | None
-    #: "push", "sync" (anti-entropy) or "local" (our own).
-    via: Literal["push", "sync", "local"]
+    #: How it came (`node.core.events.Via`), or "local" (our own).
+    via: Literal["push", "tree", "lazy", "sync", "local"]
 
 
 class OriginTable:
@@ -89,10 +89,17 @@ class OriginTable:
         """{origin: version} of every live entry (tombstones are not advertised)."""
         return dict(self._versions)
 
-    def newer_than(self, digest: dict[str, int]) -> list[Message]:
-        """Our messages that the owner of `digest` lacks (push-pull: what to send back)."""
+    def newer_than(self, digest: dict[str, int], learned_by: float | None = None) -> list[Message]:
+        """Our messages that the owner of `digest` lacks (push-pull: what to send back);
+        with `learned_by`, only those we learned by then (older news, not in flight)."""
         get = digest.get
-        return [e.message for o, e in self._entries.items() if get(o, -1) < e.message.version]
+        if learned_by is None:
+            return [e.message for o, e in self._entries.items() if get(o, -1) < e.message.version]
+        return [
+            e.message
+            for o, e in self._entries.items()
+            if get(o, -1) < e.message.version and e.learned_at <= learned_by
+        ]
 
     def wanted_from(self, digest: dict[str, int]) -> list[str]:
         """Origins where `digest` knows a newer version than we do (or our tombstone)."""

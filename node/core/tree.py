@@ -1,0 +1,93 @@
+"""One node's side of the epidemic broadcast tree (Plumtree: Leitão, Pereira and Rodrigues,
+SRDS 2007): which peers get news at once (eager), and which only hear that it exists (lazy).
+
+Owns the two sets and the rules that move a peer between them; the protocol
+(`node.core.protocol`) applies the rules as messages come and go. Nothing here sends.
+
+- A node starts with `degree` random members as eager peers, and forwards every news it
+  applies for the first time to its eager peers (but not to whoever sent it, nor to its
+  origin). The first broadcasts thus flood a random graph of that degree.
+- A push that brings nothing new along a tree link means the news came twice: the link is
+  redundant. The receiver answers it with `prune` and both ends make the link lazy. After
+  the first broadcasts only a spanning tree is left eager (N - 1 links).
+- A node that applies news for the first time by a tree push or a graft keeps that sender
+  eager: the link that delivered first is the tree's.
+- Lazy peers are told what is new (`ihave`, a digest of the news applied since the last
+  announcement) every `lazy_s`. A lazy peer that lacks it answers with `want`; the announcer
+  sends the news ("graft") and both ends make the link eager again: the tree repairs
+  itself around a lost message or a dead node.
+- A peer that is dead, reaped or forgotten leaves both sets. A node whose eager peers are
+  all gone starts again from `degree` random members.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection
+
+from node.core.peers import PeerSet
+
+__all__ = ["Tree"]
+
+
+class Tree:
+    """The eager and lazy peers of one node."""
+
+    __slots__ = ("degree", "eager", "filled", "lazy", "lazy_cap")
+
+    def __init__(self, degree: int, lazy_cap: int) -> None:
+        self.degree = degree
+        # Dicts used as ordered sets: a set's order follows string hashes, which change from
+        # one process to the next, and a simulation must be a function of its seed alone.
+        #: Peers that get every news at once.
+        self.eager: dict[str, None] = {}
+        #: Peers that get announcements (`ihave`) of what is new.
+        self.lazy: dict[str, None] = {}
+        #: At most this many lazy peers are announced to at a time (a random choice).
+        self.lazy_cap = lazy_cap
+        #: Whether this node drew its random eager peers (see `eager_peers`).
+        self.filled = False
+
+    def eager_peers(self, peers: PeerSet, rng: random.Random) -> list[str]:
+        """The live eager peers. At its first push a node draws `degree` random live
+        members besides the peers that pushed to it already or were pruned (Plumtree's
+        overlay view), and again when its tree links all died. Links pruned away are not replaced: a node
+        whose every link was redundant is a leaf, and hears of news from the nodes that
+        keep it eager, or by announcement."""
+        live = [p for p in self.eager if p in peers and peers.state(p) != "dead"]
+        if not self.filled:
+            chosen = peers.choose(rng, self.degree, [*live, *self.lazy])
+            for peer in chosen:
+                self.graft(peer)
+            live += chosen
+            self.filled = bool(chosen)  # (a node that knows nobody yet draws next time)
+        return live
+
+    def announce_to(
+        self, peers: PeerSet, rng: random.Random, exclude: Collection[str]
+    ) -> list[str]:
+        """The lazy peers to announce news to: live ones, at most `lazy_cap` at random."""
+        lazy = [
+            p for p in self.lazy if p not in exclude and p in peers and peers.state(p) != "dead"
+        ]
+        if len(lazy) > self.lazy_cap:
+            lazy = rng.sample(lazy, self.lazy_cap)
+        return lazy
+
+    def graft(self, peer: str) -> None:
+        """The link to `peer` carries news at once again."""
+        self.eager[peer] = None
+        self.lazy.pop(peer, None)
+
+    def prune(self, peer: str) -> None:
+        """The link to `peer` is redundant: announcements only."""
+        self.eager.pop(peer, None)
+        self.lazy[peer] = None
+
+    def forget(self, peer: str) -> None:
+        """`peer` is dead or gone. A node left with no eager peer draws new ones."""
+        was_eager = peer in self.eager
+        self.eager.pop(peer, None)
+        self.lazy.pop(peer, None)
+        if was_eager and not self.eager:
+            self.filled = False
