@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def workload(
     # warm-up: each node's first favourite in turn, WARMUP_GAP_S apart (nodes of a real
     # cluster start one after another), then until every node knows every other's
     for k, node in enumerate(nodes):
-        net.at(net.now + k * WARMUP_GAP_S, lambda nid=node.id: net.publish(nid))
+        net.at(net.now + k * WARMUP_GAP_S, partial(_first_favourite, net, node.id))
     net.run_for(len(nodes) * WARMUP_GAP_S)
     net.run_until_converged(60)
     ids = [n.id for n in nodes]
@@ -195,6 +196,10 @@ def workload(
         "window_s": round(end - start, 3),
         "wall_s": round(time.perf_counter() - wall, 2),
     }
+
+
+def _first_favourite(net: Network, nid: str) -> None:
+    net.publish(nid)
 
 
 def _one(args: tuple[Strategy, int, float]) -> dict[str, Any]:

@@ -51,9 +51,9 @@ class Tree:
     def eager_peers(self, peers: PeerSet, rng: random.Random) -> list[str]:
         """The live eager peers. At its first push a node draws `degree` random live
         members besides the peers that pushed to it already or were pruned (Plumtree's
-        overlay view), and again when its tree links all died. Links pruned away are not replaced: a node
-        whose every link was redundant is a leaf, and hears of news from the nodes that
-        keep it eager, or by announcement."""
+        overlay view), and again when its tree links all died. Links pruned away are not
+        replaced: a node whose every link was redundant is a leaf, and hears of news from
+        the nodes that keep it eager, or by announcement."""
         live = [p for p in self.eager if p in peers and peers.state(p) != "dead"]
         if not self.filled:
             chosen = peers.choose(rng, self.degree, [*live, *self.lazy])
