@@ -118,9 +118,14 @@ SWEEP = tuple(
 
 
 def workload(
-    strategy: Strategy, seed: int, duration_s: float = 20.0, check: bool = True
+    strategy: Strategy,
+    seed: int,
+    duration_s: float = 20.0,
+    check: bool = True,
+    partition_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Runs the workload once; returns the figures (see the module doc)."""
+    """Runs the workload once; returns the figures (see the module doc). With
+    `partition_s`, the cluster is cut in two halves for that long in the middle of the run."""
     wall = time.perf_counter()
     net = Network(
         strategy.config(), seed=seed, link=Link(latency_s=LATENCY_S, timeout_s=0.5), check=check
@@ -176,6 +181,10 @@ def workload(
     kinds0 = dict(net.by_kind)
     for k in range(count):
         net.at(start + (k + 0.5) / RATE, publish)
+    if partition_s:
+        cut = start + (duration_s - partition_s) / 2
+        net.at(cut, partial(net.partition, ids[: NODES // 2]))
+        net.at(cut + partition_s, net.heal)
     net.run_until(start + duration_s + 30)
     end = net.now
     delays = sorted(u[4] - u[2] for u in updates if u[3] == NODES)
@@ -193,6 +202,11 @@ def workload(
         "p99_s": round(delays[int(0.99 * (len(delays) - 1))], 4) if delays else None,
         "max_s": round(delays[-1], 4) if done else None,
         "delays_s": [round(d, 4) for d in delays],
+        # (created, reach-all delay or None), seconds from the start, in creation order
+        "timeline_s": [
+            (round(u[2] - start, 4), round(u[4] - u[2], 4) if u[3] == NODES else None)
+            for u in updates
+        ],
         "window_s": round(end - start, 3),
         "wall_s": round(time.perf_counter() - wall, 2),
     }

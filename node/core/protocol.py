@@ -314,7 +314,13 @@ class GossipNode:
         for other in reply.peers:
             self._learn(other, now)
         if reply.messages:
+            applied = self.stats.applied
             self._take(now, reply.messages, peer, "sync")
+            if self.tree is not None and self.stats.applied > applied:
+                # settled news the tree never brought us: our part of the tree is cut off
+                # from the origin's. The peer that had it joins our tree (and takes us in
+                # at our next push), joining the two parts.
+                self.tree.graft(peer)
         if reply.want:
             settled = self._settled_by(now)
             wanted = [
@@ -371,6 +377,8 @@ class GossipNode:
                 request.to, now, cfg.dead_after_failures, cfg.dead_after_s, cfg.dead_retry_s
             )
         )
+        if self.tree is not None and request.kind == "push" and request.to in self.tree.eager:
+            self._tree_link_failed(request)
 
     # --- outputs ---------------------------------------------------------------------
     def collect(self) -> Ready:
@@ -535,6 +543,21 @@ class GossipNode:
             if mine:
                 self._send(peer, mine, "push", forwarded=True, route="tree" if tree else None)
 
+    def _tree_link_failed(self, request: Send) -> None:
+        """A push along a tree link failed: the link leaves the tree at once (it stays
+        lazy, so announcements reach the peer, which grafts it back once it answers), and
+        the news it carried goes out again along the links that are left (a node that has
+        none left draws new ones)."""
+        assert self.tree is not None
+        self.tree.drop(request.to)
+        table = self.table
+        for m in request.envelope.messages:
+            entry = table.get(m.origin)
+            if entry is not None and entry.message.uuid == m.uuid:  # (not superseded since)
+                self._pending.append((entry.message, entry.sender))
+        if self._pending and self.config.push_interval_s == 0:
+            self._flush_push()
+
     def _settled_by(self, now: float) -> float | None:
         """Under the tree, anti-entropy trades only news learned `lazy_s` ago or earlier:
         younger news is still travelling the tree, and a copy of it by anti-entropy would
@@ -627,8 +650,12 @@ class GossipNode:
     def _note(self, change: Transition | None) -> None:
         if change is not None:
             self._events.append(PeerChanged(change.peer, change.old, change.new))
-            if self.tree is not None and change.new not in (ALIVE, SUSPECT):
-                self.tree.forget(change.peer)  # dead or gone: no tree link
+            tree = self.tree
+            if tree is not None:
+                if change.new not in (ALIVE, SUSPECT):
+                    tree.forget(change.peer)  # dead or gone: no tree link
+                elif change.old not in (ALIVE, SUSPECT) and change.peer not in tree.eager:
+                    tree.lazy[change.peer] = None  # (back, or new): hears announcements
 
     def _resamples(self) -> bool:
         return self.config.resample_s > 0 and bool(self.movies)

@@ -84,6 +84,13 @@ class Tree:
         self.eager.pop(peer, None)
         self.lazy[peer] = None
 
+    def drop(self, peer: str) -> None:
+        """A push to `peer` failed: the link leaves the tree (announcements only), and a
+        node left with no eager peer draws new ones."""
+        self.prune(peer)
+        if not self.eager:
+            self.filled = False
+
     def forget(self, peer: str) -> None:
         """`peer` is dead or gone. A node left with no eager peer draws new ones."""
         was_eager = peer in self.eager
