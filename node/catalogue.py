@@ -1,8 +1,8 @@
 """The catalogue of events: what each event the node reports is called, at which level it is
-logged, which fields it carries and what it means. Every consumer reads it from here.
+logged and which fields it carries. Every consumer reads it from here.
 
-Owns one `EventType` per event and nothing else: it logs, encodes and sends nothing. The
-consumers each turn an event into their own form, from this one table:
+Owns one `EventType` per event (what each means is docs/logs.md's) and nothing else: it
+logs, encodes and sends nothing. The consumers each turn an event into their own form:
 
 - `node.logs`: a log line whose `event` is the type's `name`, at its `level`, with its
   `fields` in the catalogue's order (docs/logs.md's table, which a test holds to this one);
@@ -17,8 +17,8 @@ are the same string. Times and durations are in seconds, named `_s`, everywhere 
 fault layer's `delay_ms`/`jitter_ms` in `faults_set` are the admin API's own JSON). Logs
 written before that carried `update_applied`'s delay as `delay_ms`; `seconds` reads both.
 
-The core (`node.core.events`) says what happened and stays free of presentation: the names,
-levels and meanings of its events live here, in the shell.
+The core (`node.core.events`) says what happened and stays free of presentation: the names
+and levels of its events live here, in the shell.
 """
 
 from __future__ import annotations
@@ -27,19 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from node.core import (
-    Applied,
-    BootstrapFailed,
-    Bootstrapped,
-    Deduplicated,
-    Event,
-    MovieChanged,
-    PeerChanged,
-    Reaped,
-    Refused,
-    Stale,
-    TtlDropped,
-)
+from node.core import Event
+from node.core import events as e
 
 __all__ = ["EventType", "Level", "CATALOGUE", "BY_NAME", "BY_CORE", "of", "from_line", "seconds"]
 
@@ -54,8 +43,6 @@ class EventType:
     level: Level
     #: The fields it carries, in the log line's order; durations in seconds (`_s`).
     fields: tuple[str, ...]
-    #: What it means (docs/logs.md says the same at more length).
-    meaning: str
     #: The core's event class it presents; None for the shell's own lines.
     core: type | None = None
     #: Whether the record (`node.ledger`) keeps it: what says something about spread.
@@ -67,129 +54,39 @@ class EventType:
         object.__setattr__(self, "seconds", tuple(f for f in self.fields if f.endswith("_s")))
 
 
+def _type(
+    name: str, level: Level, fields: str, core: type | None = None, *, recorded: bool = False
+) -> EventType:
+    return EventType(name, level, tuple(fields.split()), core, recorded)
+
+
+_SETTINGS = "advertise listen bootstrap fanout ttl sync_s resample_s push_interval_s movies"
+_PUBLISHED = "version counter movie previous uuid"
+_APPLIED = "origin version movie sender hops ttl delay_s via uuid"
+_COPY = "uuid origin version sender"
+#: What each event means is docs/logs.md's table (a test holds its names, levels and
+#: fields to this one). In the order of a node's life.
 CATALOGUE: tuple[EventType, ...] = (
-    # --- the node's own lines (node.app, node.admin, node.runtime, node.logs) ---
-    EventType(
-        "node_started",
-        "info",
-        (
-            "advertise",
-            "listen",
-            "bootstrap",
-            "fanout",
-            "ttl",
-            "sync_s",
-            "resample_s",
-            "push_interval_s",
-            "movies",
-        ),
-        "the node listens; its settings",
-    ),
-    EventType("node_stopping", "info", (), "shutdown began (SIGTERM/SIGINT)"),
-    EventType("node_stopped", "info", ("version",), "shutdown finished"),
-    # --- the core's events ---
-    EventType(
-        "bootstrap_ok",
-        "info",
-        ("via", "peers"),
-        "joined through `via`; `peers` known",
-        Bootstrapped,
-        recorded=True,
-    ),
-    EventType(
-        "bootstrap_failed",
-        "warning",
-        ("via", "retry_in_s"),
-        "the bootstrap node did not answer; retry in `retry_in_s`",
-        BootstrapFailed,
-    ),
-    EventType(
-        "movie_changed",
-        "info",
-        ("version", "counter", "movie", "previous", "uuid"),
-        "this node's new favourite `movie` at `version`",
-        MovieChanged,
-        recorded=True,
-    ),
-    EventType(
-        "update_applied",
-        "info",
-        ("origin", "version", "movie", "sender", "hops", "ttl", "delay_s", "via", "uuid"),
-        "first arrival of news: `origin`, `version`, `movie`, from `sender`, after `hops` "
-        "hops and `delay_s`, `via` push or sync",
-        Applied,
-        recorded=True,
-    ),
-    EventType(
-        "ttl_drop",
-        "debug",
-        ("uuid", "origin", "version", "sender"),
-        "applied but not forwarded: TTL spent (at info: `update_applied` with `ttl` 0)",
-        TtlDropped,
-        recorded=True,
-    ),
-    EventType(
-        "update_duplicates",
-        "info",
-        ("origin", "version", "uuid", "duplicates", "stale", "senders", "window_s"),
-        "copies of one update that arrived after it was applied, tallied over "
-        "`window_s`: `duplicates`, `stale`, `senders`",
-    ),
-    EventType(
-        "message_deduplicated",
-        "debug",
-        ("uuid", "origin", "version", "sender"),
-        "a message whose `uuid` was already handled",
-        Deduplicated,
-        recorded=True,
-    ),
-    EventType(
-        "stale_message",
-        "debug",
-        ("uuid", "origin", "version", "known", "sender"),
-        "news no newer than the `known` version",
-        Stale,
-        recorded=True,
-    ),
-    EventType(
-        "peer_state",
-        "info",  # a candidate's coming and going: debug (node.logs)
-        ("peer", "old", "new"),
-        "a peer's health changed from `old` to `new`",
-        PeerChanged,
-        recorded=True,
-    ),
-    EventType(
-        "origin_reaped",
-        "info",
-        ("origin", "version"),
-        "a departed origin was dropped from state",
-        Reaped,
-        recorded=True,
-    ),
-    EventType(
-        "request_refused",
-        "warning",
-        ("reason", "detail", "sender"),
-        "a request was refused: `reason`, `detail`",
-        Refused,
-    ),
-    # --- the shell's again ---
-    EventType(
-        "send_failed", "debug", ("peer", "kind", "error"), "a request to `peer` failed: `error`"
-    ),
-    EventType(
-        "faults_set",
-        "info",
-        ("drop", "duplicate", "delay_ms", "jitter_ms", "blocked"),
-        "the fault layer changed (PUT /admin/faults): its new settings",
-    ),
-    EventType(
-        "keys_set",
-        "info",
-        ("keys",),
-        "the gossip keys were replaced (PUT /admin/keys): how many, `keys`",
-    ),
+    _type("node_started", "info", _SETTINGS),
+    _type("node_stopping", "info", ""),
+    _type("node_stopped", "info", "version"),
+    _type("bootstrap_ok", "info", "via peers", e.Bootstrapped, recorded=True),
+    _type("bootstrap_failed", "warning", "via retry_in_s", e.BootstrapFailed),
+    _type("movie_changed", "info", _PUBLISHED, e.MovieChanged, recorded=True),
+    _type("update_applied", "info", _APPLIED, e.Applied, recorded=True),
+    _type("ttl_drop", "debug", _COPY, e.TtlDropped, recorded=True),
+    # node.logs' tally of the copies that came after update_applied
+    _type("update_duplicates", "info", "origin version uuid duplicates stale senders window_s"),
+    _type("message_deduplicated", "debug", _COPY, e.Deduplicated, recorded=True),
+    _type("stale_message", "debug", "uuid origin version known sender", e.Stale, recorded=True),
+    # a candidate's coming and going is logged at debug (node.logs)
+    _type("peer_state", "info", "peer old new", e.PeerChanged, recorded=True),
+    _type("origin_reaped", "info", "origin version", e.Reaped, recorded=True),
+    _type("request_refused", "warning", "reason detail sender", e.Refused),
+    _type("send_failed", "debug", "peer kind error"),
+    # the fault layer's own JSON (PUT /admin/faults), in its units
+    _type("faults_set", "info", "drop duplicate delay_ms jitter_ms blocked"),
+    _type("keys_set", "info", "keys"),
 )
 
 BY_NAME: dict[str, EventType] = {t.name: t for t in CATALOGUE}

@@ -7,25 +7,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import typing
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from node.catalogue import BY_CORE, BY_NAME, CATALOGUE, from_line
-from node.core import (
-    Applied,
-    BootstrapFailed,
-    Bootstrapped,
-    Deduplicated,
-    Event,
-    MovieChanged,
-    PeerChanged,
-    Reaped,
-    Refused,
-    Stale,
-    TtlDropped,
-)
+from node.core import Applied, Deduplicated, Event, MovieChanged, Stale, TtlDropped
+from node.core import events as e
 from node.logs import TALLY_MAX_UPDATES, log_event, make_logger
 from tests.support.waits import async_wait_until
 
@@ -196,17 +184,17 @@ def _example(cls: type) -> Event:
         Deduplicated: Deduplicated(UUID, ORIGIN, 7, ORIGIN),
         TtlDropped: TtlDropped(UUID, ORIGIN, 7, ORIGIN),
         Stale: Stale(UUID, ORIGIN, 7, 8, ORIGIN),
-        PeerChanged: PeerChanged(ORIGIN, "alive", "suspect"),
-        Bootstrapped: Bootstrapped(ORIGIN, 3),
-        BootstrapFailed: BootstrapFailed(ORIGIN, 1.5),
-        Reaped: Reaped(ORIGIN, 7),
-        Refused: Refused("bad_json", "not JSON", ORIGIN),
+        e.PeerChanged: e.PeerChanged(ORIGIN, "alive", "suspect"),
+        e.Bootstrapped: e.Bootstrapped(ORIGIN, 3),
+        e.BootstrapFailed: e.BootstrapFailed(ORIGIN, 1.5),
+        e.Reaped: e.Reaped(ORIGIN, 7),
+        e.Refused: e.Refused("bad_json", "not JSON", ORIGIN),
     }
     return examples[cls]
 
 
 def test_every_core_event_is_in_the_catalogue_with_its_fields() -> None:
-    kinds = set(typing.get_args(Event))
+    kinds = set(get_args(Event))
     assert set(BY_CORE) == kinds
     for cls, t in BY_CORE.items():
         assert sorted(t.fields) == sorted(cls._fields), t.name  # type: ignore[attr-defined]
