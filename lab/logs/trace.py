@@ -302,7 +302,7 @@ class Collector:
         # running at or after the send but have none; with the first newer version of the
         # origin each applied (it never needed this one).
         records = {node: a.to_json() for node, a in arrivals.items()}
-        start = sent_at(records) if records else None
+        start = sent_at(records)
         expected = {
             node
             for node, last in self._last_line.items()
@@ -318,12 +318,10 @@ class Collector:
             ]
             known[node] = min(newer, key=Record.sort_key).version if newer else None
         # (the logs do not say the fanout; the trace shows no ideal tree)
-        tree = update_tree(records, known, fanout=1) if records else None
+        tree = update_tree(records, known, fanout=1)  # None: no node has a first arrival
         built = tree["nodes"] if tree else {}
         overtaken = set(tree["overtaken"]) if tree else set()
         movie = tree["movie"] if tree else None
-        if tree:
-            start = tree["sent_at"]
 
         nodes: dict[str, NodeTrace] = {}
         for node in known:
