@@ -23,6 +23,7 @@ from typing import Any
 
 from lab.cli import HelpFormatter, node_url, prog
 from lab.cluster import get_json
+from node.core import views_converged
 
 __all__ = ["Snapshot", "UpdateClock", "snapshot", "main"]
 
@@ -49,9 +50,9 @@ class Snapshot:
 
     @property
     def converged(self) -> bool:
-        return not self.unreachable and all(
-            self.behind(n, o) == 0 for n in self.views for o in self.newest
-        )
+        """`node.core.views_converged`: an unreachable node is not converged. (The matrix
+        counts lag against the newest version seen anywhere; this is the verdict.)"""
+        return views_converged({**dict.fromkeys(self.unreachable), **self.views})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -9,8 +9,9 @@ one fan-out, so any number of open pages cost the cluster one round of requests 
 
 `summarize` is pure (no I/O, no clock): from each node's report it builds the matrix of
 nodes x origins (how many versions each node is behind the newest version seen anywhere),
-whether the cluster has converged, and the spread of the latest update (who learned it
-when, measured as each node's `learned_at` minus the origin's `sent_at`).
+whether the nodes that answered have converged (`node.core.views_converged`), and the
+spread of the latest update (who learned it when, measured as each node's `learned_at`
+minus the origin's `sent_at`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode
+from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode, views_converged
 
 __all__ = ["ClusterView", "Report", "summarize", "read_capped"]
 
@@ -126,7 +127,10 @@ def summarize(self_id: str, reports: Sequence[Report], now: float) -> dict[str, 
         "reachable": len(live),
         "unreachable": len(reports) - len(live),
         "lagging": lagging,
-        "converged": bool(live) and lagging == 0,
+        # the nodes that answered are the ones judged: the unreachable are counted apart
+        "converged": views_converged(
+            {node: {o: e["version"] for o, e in origins.items()} for node, origins in views.items()}
+        ),
         "latest": updates[0] if updates else None,
         "updates": updates[:MAX_UPDATES],
     }
