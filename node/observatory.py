@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import MAX_CONCURRENCY, MAX_NODES, read_capped
+from node.clusterview import MAX_CONCURRENCY, MAX_NODES, SharedGather, ask_each, read_capped
 from node.core import DEAD, Event
 from node.core.message import is_address
 from node.errors import Refusal
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Observatory", "OBSERVATORY", "setup_observatory"]
 
-#: Seconds a gathered observatory is served again before the nodes are asked anew.
-CACHE_S = 1.0
 #: Seconds a node gets to answer `/observatory/local`; a node the protocol holds dead
 #: gets less (it is often really gone, and would hold every gather up).
 TIMEOUT_S = 1.5
@@ -113,8 +111,7 @@ class Observatory:
         self.ledger.attach(rt.clock(), rt.node)
         self.session: aiohttp.ClientSession | None = None
         self.followers: set[_Follower] = set()
-        self._cached: tuple[float, dict[str, Any]] | None = None
-        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+        self.gathered = SharedGather(self._gather)
 
     # --- feeding the ledger ------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
@@ -218,37 +215,21 @@ class Observatory:
 
     async def get_cluster(self, request: web.Request) -> web.Response:
         """`GET /observatory`: the merged genealogy, edges, model and every node's view."""
-        now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < CACHE_S:
-            taken, result = self._cached
-        else:
-            if self._inflight is None:
-                self._inflight = asyncio.get_running_loop().create_task(self._gather())
-                self._inflight.add_done_callback(self._done)
-            result = await asyncio.shield(self._inflight)
-            taken = time.monotonic()
-        return web.json_response({**result, "age_s": round(time.monotonic() - taken, 3)})
-
-    def _done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._inflight = None
-        if not task.cancelled() and task.exception() is None:
-            self._cached = (time.monotonic(), task.result())
+        return web.json_response(await self.gathered.get())
 
     async def _gather(self) -> dict[str, Any]:
         started = time.monotonic()
         me, *peers = self._known()
-        gate = asyncio.Semaphore(MAX_CONCURRENCY)
 
         async def ask(peer: str) -> tuple[str, str, dict[str, Any] | None, str | None]:
             health = self.rt.node.peers.state(peer)
             timeout = DEAD_TIMEOUT_S if health == DEAD else TIMEOUT_S
-            async with gate:
-                report, error = await self._fetch_json(f"http://{peer}/observatory/local", timeout)
+            report, error = await self._fetch_json(f"http://{peer}/observatory/local", timeout)
             return peer, health, report, error
 
         Report = tuple[str, str, dict[str, Any] | None, str | None]
         reports: list[Report] = [(me, "self", self.local(), None)]
-        reports += await asyncio.gather(*(ask(p) for p in peers))
+        reports += await ask_each(peers, ask)
         out = summarize(me, reports, self.rt.clock(), self.rt.node.config.as_dict())
         out["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         return out
@@ -375,7 +356,7 @@ class Observatory:
                 results[node] = {"status": status, **(data or {})}
 
         await asyncio.gather(*(put(n, c) for n, c in plan.items()))
-        self._cached = None  # the next look at the cluster shows the change
+        self.gathered.forget()  # the next look at the cluster shows the change
         ok = bool(results) and all(r["status"] == 200 for r in results.values())
         return web.json_response(
             {"action": action, "ok": ok, "results": dict(sorted(results.items()))}
