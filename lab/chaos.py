@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from lab.cli import HelpFormatter, prog
 from lab.cluster import LocalCluster
 from node.core import views_converged
+from node.partitions import blocked_by_side
 
 __all__ = ["SCENARIOS", "LocalTarget", "ComposeTarget", "main"]
 
@@ -213,10 +214,8 @@ Say = Callable[[str], None]
 
 
 def _partition(target: Target, groups: list[list[str]]) -> None:
-    for group in groups:
-        others = [n for g in groups if g is not group for n in g]
-        for node in group:
-            target.set_faults(node, {"blocked": others})
+    for node, blocked in blocked_by_side(groups).items():
+        target.set_faults(node, {"blocked": blocked})
 
 
 def _heal(target: Target, nodes: Sequence[str]) -> None:

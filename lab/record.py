@@ -28,6 +28,7 @@ from lab.cli import HelpFormatter, prog, writable_file
 from lab.sim import Link, Network, node_id
 from node.core import Config, Event, GossipNode, converged
 from node.ledger import FORMAT, FORMAT_VERSION, Ledger, merge_records
+from node.partitions import blocked_by_side
 
 __all__ = ["SimRecorder", "main"]
 
@@ -78,10 +79,8 @@ class SimRecorder:
         if rest:
             sides.append(rest)
         self.net.partition(*sides)
-        for k, side in enumerate(sides):
-            blocked = sorted(n for j, g in enumerate(sides) if j != k for n in g)
-            for nid in side:
-                self.set_faults(nid, blocked=blocked)
+        for nid, blocked in blocked_by_side(sides).items():
+            self.set_faults(nid, blocked=blocked)
 
     def heal(self) -> None:
         self.net.heal()

@@ -37,6 +37,7 @@ from node.errors import Refusal
 from node.faults import Faults
 from node.genealogy import summarize
 from node.ledger import FORMAT, FORMAT_VERSION, MAX_UPDATES, NO_FAULTS, Ledger, merge_records
+from node.partitions import blocked_by_side
 
 if TYPE_CHECKING:
     from node.runtime import Runtime
@@ -425,13 +426,10 @@ def _plan(
         ):
             raise Refusal(400, "bad_payload", 'expected {"groups": [[id, ...], [id, ...], ...]}')
         sides = [[_known_id(n, known, "groups") for n in g] for g in groups]
-        flat = [n for g in sides for n in g]
-        if len(flat) != len(set(flat)):
-            raise Refusal(400, "bad_payload", "a node is in two groups")
-        for k, side in enumerate(sides):
-            others = sorted(n for j, g in enumerate(sides) if j != k for n in g)
-            for n in side:
-                plan[n] = {"blocked": others}
+        try:
+            plan = {n: {"blocked": b} for n, b in blocked_by_side(sides).items()}
+        except ValueError as e:
+            raise Refusal(400, "bad_payload", str(e)) from None
     elif action == "heal":
         plan = {n: {"blocked": []} for n in known}
     elif action == "clear":
