@@ -38,11 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lab.bench.models import karp_rounds
 from lab.cli import HelpFormatter, prog
 from lab.sim import Link, Network, SimulationFailure
 from node.core import Applied, Config, Event, GossipNode
-from node.spread_model import serf_fraction, serf_time, serf_time_to_all
+from node.spread_model import karp_rounds, serf_fraction, serf_time, serf_time_to_all
 
 __all__ = ["Experiment", "run", "main"]
 

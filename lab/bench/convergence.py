@@ -3,8 +3,9 @@
 Owns the grid N = 25, 100, 1,000, 10,000 by fanout 1-4 by loss 0 % and 20 %: one update at
 one node of a converged cluster (`lab.simulate.run`, the real core on the deterministic
 network, invariants checked at every step), several seeds each. Beside each measured
-figure: Serf's convergence model and the push-pull bound of Karp et al. (`models`). Time is
-in link latencies ("rounds"); the anti-entropy period is one link latency (100 ms links).
+figure: Serf's convergence model and the push-pull bound of Karp et al.
+(`node.spread_model`). Time is in link latencies ("rounds"); the anti-entropy period is one
+link latency (100 ms links).
 
 Also the simulator's own speed: 10,000 nodes for 30 gossip periods, against the aim of
 30 s on one core.
@@ -19,11 +20,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lab.bench.models import floor_rounds, karp_rounds
 from lab.bench.report import Column, Result, pyplot
 from lab.sim import Link, Network
 from lab.simulate import Experiment, run
-from node.spread_model import serf_fraction, serf_time, serf_time_to_all
+from node.spread_model import (
+    floor_rounds,
+    karp_rounds,
+    serf_fraction,
+    serf_time,
+    serf_time_to_all,
+)
 
 __all__ = ["run_benchmark"]
 
