@@ -19,7 +19,6 @@ usage errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import subprocess
@@ -31,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
 from lab.cluster import LocalCluster
 from node.core import views_converged
 from node.partitions import blocked_by_side
@@ -329,10 +328,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.chaos"),
-        formatter_class=HelpFormatter,
-        description="Run named fault scenarios against a cluster and report the time to "
+    parser = command(
+        "lab.chaos",
+        "Run named fault scenarios against a cluster and report the time to "
         "reconverge after each fault ends.",
     )
     parser.add_argument(

@@ -12,7 +12,6 @@ them all cleanly on Ctrl-C (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
 from node.core import views_converged
 
 __all__ = ["LocalCluster", "get_json", "main"]
@@ -236,10 +235,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.cluster"),
-        formatter_class=HelpFormatter,
-        description="Start N gossip nodes on loopback (node 0 is the bootstrap node), "
+    parser = command(
+        "lab.cluster",
+        "Start N gossip nodes on loopback (node 0 is the bootstrap node), "
         "interleave their logs, stop them all on Ctrl-C.",
     )
     parser.add_argument("--nodes", "-n", type=int, default=4, metavar="N", help="how many nodes")

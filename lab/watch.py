@@ -11,7 +11,6 @@ turns that off). `--once --json` prints one snapshot as JSON and exits (0 when c
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -21,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.cli import HelpFormatter, node_url, prog
+from lab.cli import command, node_url
 from lab.cluster import get_json
 from node.core import views_converged
 
@@ -166,10 +165,9 @@ def render(snap: Snapshot, clock: UpdateClock) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.watch"),
-        formatter_class=HelpFormatter,
-        description="Show live which node knows which origin's latest version, and how long "
+    parser = command(
+        "lab.watch",
+        "Show live which node knows which origin's latest version, and how long "
         "each update takes to reach every node.",
     )
     parser.add_argument(
