@@ -18,9 +18,10 @@ minus the origin's `sent_at`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +29,15 @@ import aiohttp
 
 from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode, views_converged
 
-__all__ = ["ClusterView", "Report", "SharedGather", "ask_each", "read_capped", "summarize"]
+__all__ = [
+    "ClusterView",
+    "Report",
+    "SharedGather",
+    "ask_each",
+    "fan_out_session",
+    "read_capped",
+    "summarize",
+]
 
 T = TypeVar("T")
 
@@ -221,6 +230,27 @@ class SharedGather:
         self._inflight = None
         if not task.cancelled() and task.exception() is None:
             self._cached = (time.monotonic(), task.result())
+
+
+@contextlib.asynccontextmanager
+async def fan_out_session(
+    limit: int,
+    close_streams: Callable[[], None],
+    background: Callable[[], Coroutine[Any, Any, None]],
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The lifetime (an app's cleanup context) of a fan-out outside the protocol: a client
+    session of `limit` connections in all (any number per host, kept alive 30 s) and the
+    `background` task; at the end the task stops, the open streams close, then the session."""
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30)
+    session = aiohttp.ClientSession(connector=connector)
+    task = asyncio.get_running_loop().create_task(background())
+    try:
+        yield session
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        close_streams()
+        await session.close()
 
 
 async def ask_each(

@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import MAX_CONCURRENCY, MAX_NODES, SharedGather, ask_each, read_capped
+from node.clusterview import (
+    MAX_CONCURRENCY,
+    MAX_NODES,
+    SharedGather,
+    ask_each,
+    fan_out_session,
+    read_capped,
+)
 from node.core import DEAD, Event
 from node.core.message import is_address
 from node.errors import Refusal
@@ -388,16 +395,9 @@ class Observatory:
     # --- lifetime ------------------------------------------------------------------------
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
         """cleanup_ctx: the observatory's client session and the fault watch."""
-        connector = aiohttp.TCPConnector(
-            limit=MAX_CONCURRENCY + 8, limit_per_host=0, keepalive_timeout=30
-        )
-        self.session = aiohttp.ClientSession(connector=connector)
-        task = asyncio.get_running_loop().create_task(self.watch_faults())
-        yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        self.close_streams()
-        await self.session.close()
+        limit = MAX_CONCURRENCY + 8
+        async with fan_out_session(limit, self.close_streams, self.watch_faults) as self.session:
+            yield
 
     def close_streams(self) -> None:
         for follower in list(self.followers):
