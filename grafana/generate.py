@@ -405,8 +405,31 @@ def convergence() -> db.Dashboard:
     )
 
 
+#: The per-node counters the traffic dashboard draws as rates, one graph each: the title,
+#: the metric and what it counts.
+PER_NODE_RATES = (
+    (
+        "Received /s",
+        "gossip_messages_received_total",
+        "Gossip messages received (each message of a batch).",
+    ),
+    ("Sent /s", "gossip_messages_sent_total", "Gossip messages sent (each copy to each peer)."),
+    (
+        "Deduplicated /s",
+        "gossip_messages_deduplicated_total",
+        "Received messages dropped as already seen (same UUID).",
+    ),
+    (
+        "TTL drops /s",
+        "gossip_ttl_drops_total",
+        "Messages applied but not forwarded: their TTL was spent.",
+    ),
+    ("Stale /s", "gossip_stale_messages_total", "Messages no newer than what the node knew."),
+)
+
+
 def traffic() -> db.Dashboard:
-    return (
+    d = (
         dashboard(
             "gossip-traffic",
             "Traffic",
@@ -457,42 +480,11 @@ def traffic() -> db.Dashboard:
             )
         )
         .with_row(db.Row("Per node"))
-        .with_panel(
-            graph(
-                "Received /s",
-                "Gossip messages received (each message of a batch).",
-                query(rate("gossip_messages_received_total"), "{{name}}"),
-            )
-        )
-        .with_panel(
-            graph(
-                "Sent /s",
-                "Gossip messages sent (each copy to each peer).",
-                query(rate("gossip_messages_sent_total"), "{{name}}"),
-            )
-        )
-        .with_panel(
-            graph(
-                "Deduplicated /s",
-                "Received messages dropped as already seen (same UUID).",
-                query(rate("gossip_messages_deduplicated_total"), "{{name}}"),
-            )
-        )
-        .with_panel(
-            graph(
-                "TTL drops /s",
-                "Messages applied but not forwarded: their TTL was spent.",
-                query(rate("gossip_ttl_drops_total"), "{{name}}"),
-            )
-        )
-        .with_panel(
-            graph(
-                "Stale /s",
-                "Messages no newer than what the node knew.",
-                query(rate("gossip_stale_messages_total"), "{{name}}"),
-            )
-        )
-        .with_panel(
+    )
+    for title, metric, what in PER_NODE_RATES:
+        d = d.with_panel(graph(title, what, query(rate(metric), "{{name}}")))
+    return (
+        d.with_panel(
             graph(
                 "Invalid requests /s",
                 "Requests refused, by node and reason (gossip_invalid_requests_total).",

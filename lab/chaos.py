@@ -19,7 +19,6 @@ usage errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import subprocess
@@ -31,8 +30,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
 from lab.cluster import LocalCluster
+from node.core import views_converged
+from node.partitions import blocked_by_side
 
 __all__ = ["SCENARIOS", "LocalTarget", "ComposeTarget", "main"]
 
@@ -48,17 +49,12 @@ class Target(Protocol):
     def bootstrap(self) -> str: ...
 
 
-def converged(views: dict[str, dict[str, int]], expected: int) -> bool:
-    """Every node knows every node's own version, and there are `expected` nodes."""
-    if len(views) != expected:
-        return False
-    return all(v.get(o, -1) >= views[o].get(o, -1) for v in views.values() for o in views)
-
-
-def wait_converged(target: Target, expected: int, timeout_s: float) -> float | None:
+def wait_converged(target: Target, expected: Sequence[str], timeout_s: float) -> float | None:
+    """Seconds until the `expected` nodes have converged (`node.core.views_converged`: each
+    answers and holds each one's own version), or None after timeout_s."""
     start = time.monotonic()
     while time.monotonic() - start < timeout_s:
-        if converged(target.views(), expected):
+        if views_converged(target.views(), expected):
             return time.monotonic() - start
         time.sleep(0.1)
     return None
@@ -217,10 +213,8 @@ Say = Callable[[str], None]
 
 
 def _partition(target: Target, groups: list[list[str]]) -> None:
-    for group in groups:
-        others = [n for g in groups if g is not group for n in g]
-        for node in group:
-            target.set_faults(node, {"blocked": others})
+    for node, blocked in blocked_by_side(groups).items():
+        target.set_faults(node, {"blocked": blocked})
 
 
 def _heal(target: Target, nodes: Sequence[str]) -> None:
@@ -241,7 +235,7 @@ def rotating_partitions(
         _partition(target, [shuffled[:half], shuffled[half:]])
         time.sleep(hold_s)
     _heal(target, nodes)
-    took = wait_converged(target, len(nodes), 60)
+    took = wait_converged(target, nodes, 60)
     return {"reconverge_s": took, "bound_s": 2 * sync_s}
 
 
@@ -253,9 +247,9 @@ def split_brain(
     say(f"split brain for {4 * hold_s:.0f} s")
     _partition(target, [nodes[:half], nodes[half:]])
     time.sleep(4 * hold_s)
-    diverged = not converged(target.views(), len(nodes))
+    diverged = not views_converged(target.views(), nodes)
     _heal(target, nodes)
-    took = wait_converged(target, len(nodes), 60)
+    took = wait_converged(target, nodes, 60)
     return {"reconverge_s": took, "diverged_during": diverged, "bound_s": 2 * sync_s}
 
 
@@ -264,9 +258,9 @@ def lossy(target: Target, rng: random.Random, say: Say, hold_s: float, sync_s: f
     say(f"20 % drop, 10 % duplicates, 50±30 ms delay for {2 * hold_s:.0f} s")
     for node in nodes:
         target.set_faults(node, {"drop": 0.2, "duplicate": 0.1, "delay_ms": 50, "jitter_ms": 30})
-    during = wait_converged(target, len(nodes), 2 * hold_s)
+    during = wait_converged(target, nodes, 2 * hold_s)
     _heal(target, nodes)
-    took = wait_converged(target, len(nodes), 60)
+    took = wait_converged(target, nodes, 60)
     return {"converged_during_s": during, "reconverge_s": took, "bound_s": 2 * sync_s}
 
 
@@ -281,7 +275,7 @@ def crash_restart(
         target.kill(victim)
         time.sleep(hold_s / 2)
         target.start(victim)
-        took = wait_converged(target, len(nodes), 60)
+        took = wait_converged(target, nodes, 60)
         times.append(took)
     worst = None if None in times else max(t for t in times if t is not None)
     return {"victim": victim, "reconverge_s": worst, "cycles_s": times, "bound_s": 5 * sync_s}
@@ -294,10 +288,10 @@ def bootstrap_dies(
     boot = target.bootstrap()
     say(f"kill -9 the bootstrap node {boot}")
     target.kill(boot)
-    rest = len(nodes) - 1
+    rest = [n for n in nodes if n != boot]
     without = wait_converged(target, rest, 4 * hold_s)  # the others go on without it
     target.start(boot)
-    took = wait_converged(target, len(nodes), 60)
+    took = wait_converged(target, nodes, 60)
     return {
         "converged_without_bootstrap_s": without,
         "reconverge_s": took,
@@ -322,7 +316,7 @@ def run(
     for name in names:
         nodes = target.nodes()
         say(f"== {name} on {len(nodes)} nodes")
-        if wait_converged(target, len(nodes), 60) is None:
+        if wait_converged(target, nodes, 60) is None:
             results.append({"scenario": name, "ok": False, "error": "not converged before"})
             continue
         result = {"scenario": name, **SCENARIOS[name](target, rng, say, hold_s, sync_s)}
@@ -334,10 +328,9 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.chaos"),
-        formatter_class=HelpFormatter,
-        description="Run named fault scenarios against a cluster and report the time to "
+    parser = command(
+        "lab.chaos",
+        "Run named fault scenarios against a cluster and report the time to "
         "reconverge after each fault ends.",
     )
     parser.add_argument(

@@ -16,7 +16,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-__all__ = ["HelpFormatter", "missing_extra", "node_url", "prog", "writable_file"]
+__all__ = ["HelpFormatter", "command", "missing_extra", "node_url", "prog", "writable_file"]
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -43,6 +43,14 @@ def prog(module: str) -> str:
     `python -m lab.simulate` otherwise."""
     name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
     return name if name.startswith("gossip-") else f"python -m {module}"
+
+
+def command(module: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """The parser of the lab command `python -m <module>`: named as the user typed it, with
+    help that shows defaults."""
+    return argparse.ArgumentParser(
+        prog=prog(module), formatter_class=HelpFormatter, description=description, epilog=epilog
+    )
 
 
 def node_url(text: str) -> str:

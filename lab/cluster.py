@@ -12,7 +12,6 @@ them all cleanly on Ctrl-C (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import os
@@ -28,7 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
+from node.core import views_converged
 
 __all__ = ["LocalCluster", "get_json", "main"]
 
@@ -184,15 +184,11 @@ class LocalCluster:
         return out
 
     def converged(self, ports: Sequence[int] | None = None) -> bool:
-        """Every node (of `ports`) knows every node's own current version."""
+        """Every node (of `ports`) answers and holds every one's own current version
+        (`node.core.views_converged`)."""
         ports = list(ports or self.ports)
         views = self.views(ports)
-        if len(views) != len(ports):
-            return False
-        truth = {f"127.0.0.1:{p}": views[p].get(f"127.0.0.1:{p}") for p in ports}
-        return None not in truth.values() and all(
-            views[p].get(o) == v for p in ports for o, v in truth.items()
-        )
+        return views_converged({f"127.0.0.1:{p}": views.get(p) for p in ports})
 
     def wait_converged(
         self, timeout_s: float, ports: Sequence[int] | None = None, poll_s: float = 0.1
@@ -239,10 +235,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.cluster"),
-        formatter_class=HelpFormatter,
-        description="Start N gossip nodes on loopback (node 0 is the bootstrap node), "
+    parser = command(
+        "lab.cluster",
+        "Start N gossip nodes on loopback (node 0 is the bootstrap node), "
         "interleave their logs, stop them all on Ctrl-C.",
     )
     parser.add_argument("--nodes", "-n", type=int, default=4, metavar="N", help="how many nodes")

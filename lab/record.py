@@ -24,10 +24,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lab.cli import HelpFormatter, prog, writable_file
+from lab.cli import command, writable_file
 from lab.sim import Link, Network, node_id
 from node.core import Config, Event, GossipNode, converged
 from node.ledger import FORMAT, FORMAT_VERSION, Ledger, merge_records
+from node.partitions import blocked_by_side
 
 __all__ = ["SimRecorder", "main"]
 
@@ -78,10 +79,8 @@ class SimRecorder:
         if rest:
             sides.append(rest)
         self.net.partition(*sides)
-        for k, side in enumerate(sides):
-            blocked = sorted(n for j, g in enumerate(sides) if j != k for n in g)
-            for nid in side:
-                self.set_faults(nid, blocked=blocked)
+        for nid, blocked in blocked_by_side(sides).items():
+            self.set_faults(nid, blocked=blocked)
 
     def heal(self) -> None:
         self.net.heal()
@@ -192,24 +191,19 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog=prog("lab.record"),
-        formatter_class=HelpFormatter,
-        description="Simulate a cluster (the real core on a virtual network) and write its "
+    p = command(
+        "lab.record",
+        "Simulate a cluster (the real core on a virtual network) and write its "
         "record, which the page's 'Load a record' replays.",
     )
     p.add_argument("--nodes", "-n", type=int, default=100, metavar="N", help="simulated nodes")
     p.add_argument(
         "--seconds", type=float, default=40.0, metavar="S", help="virtual seconds recorded"
     )
-    p.add_argument(
-        "--partition",
-        type=_span,
-        action="append",
-        default=[],
-        metavar="START:END",
-        help="cut the cluster in two from START to END seconds (repeatable)",
+    spans = functools.partial(
+        p.add_argument, type=_span, action="append", default=[], metavar="START:END"
     )
+    spans("--partition", help="cut the cluster in two from START to END seconds (repeatable)")
     p.add_argument(
         "--split",
         type=float,
@@ -217,14 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SHARE",
         help="share of the nodes on the first side of a partition",
     )
-    p.add_argument(
-        "--crash",
-        type=_span,
-        action="append",
-        default=[],
-        metavar="START:END",
-        help="crash a random node at START, restart it at END (repeatable)",
-    )
+    spans("--crash", help="crash a random node at START, restart it at END (repeatable)")
     p.add_argument(
         "--updates",
         type=int,

@@ -35,14 +35,13 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, TextIO
 
-from lab.bench.models import karp_rounds
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
 from lab.sim import Link, Network, SimulationFailure
 from node.core import Applied, Config, Event, GossipNode
-from node.spread_model import serf_fraction, serf_time, serf_time_to_all
+from node.spread_model import karp_rounds, serf_fraction, serf_time, serf_time_to_all
 
 __all__ = ["Experiment", "run", "main"]
 
@@ -300,10 +299,9 @@ def _report(r: dict[str, Any], out: TextIO) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog("lab.simulate"),
-        formatter_class=HelpFormatter,
-        description="Spread one update through a simulated, converged cluster of gossip "
+    p = command(
+        "lab.simulate",
+        "Spread one update through a simulated, converged cluster of gossip "
         "nodes (the real protocol core on a deterministic network) and report how long it "
         "took and what it cost.",
         epilog="Exit status: 0 everyone learned the update, 1 not within --max-periods, "
@@ -347,25 +345,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    x = Experiment(
-        nodes=args.nodes,
-        fanout=args.fanout,
-        ttl=args.ttl,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        jitter=args.jitter,
-        loss=args.loss,
-        duplicate=args.duplicate,
-        period_ms=args.period_ms,
-        timeout_ms=args.timeout_ms,
-        push_interval_ms=args.push_interval_ms,
-        crashed=args.crashed,
-        seed=args.seed,
-        warmup_periods=args.warmup_periods,
-        max_periods=args.max_periods,
-        check=not args.no_check,
-        curve=args.curve,
-    )
+    # every field of an experiment is the flag of the same name, but --no-check
+    flags = {f.name: getattr(args, f.name) for f in fields(Experiment) if f.name != "check"}
+    x = Experiment(**flags, check=not args.no_check)
     if x.period_s <= 0:
         print("lab.simulate: with --latency-ms 0, give --period-ms", file=sys.stderr)
         return 2

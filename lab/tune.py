@@ -9,14 +9,13 @@ rows instead. Everything is deterministic: the same seeds give the same figures.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lab.cli import HelpFormatter, prog
+from lab.cli import command
 from lab.sim import Link, Network
 from node.core import Applied, Config, Event, GossipNode
 
@@ -101,8 +100,9 @@ def time_to_all(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.tune"), formatter_class=HelpFormatter, description=__doc__.split("\n")[0]
+    parser = command(
+        "lab.tune",
+        __doc__.split("\n")[0],
     )
     parser.add_argument("--json", action="store_true", help="print JSON rows, not tables")
     parser.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds per configuration")

@@ -11,7 +11,6 @@ turns that off). `--once --json` prints one snapshot as JSON and exits (0 when c
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -21,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.cli import HelpFormatter, node_url, prog
+from lab.cli import command, node_url
 from lab.cluster import get_json
+from node.core import views_converged
 
 __all__ = ["Snapshot", "UpdateClock", "snapshot", "main"]
 
@@ -49,9 +49,9 @@ class Snapshot:
 
     @property
     def converged(self) -> bool:
-        return not self.unreachable and all(
-            self.behind(n, o) == 0 for n in self.views for o in self.newest
-        )
+        """`node.core.views_converged`: an unreachable node is not converged. (The matrix
+        counts lag against the newest version seen anywhere; this is the verdict.)"""
+        return views_converged({**dict.fromkeys(self.unreachable), **self.views})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,10 +165,9 @@ def render(snap: Snapshot, clock: UpdateClock) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog("lab.watch"),
-        formatter_class=HelpFormatter,
-        description="Show live which node knows which origin's latest version, and how long "
+    parser = command(
+        "lab.watch",
+        "Show live which node knows which origin's latest version, and how long "
         "each update takes to reach every node.",
     )
     parser.add_argument(

@@ -5,28 +5,41 @@ summary of what it gathered. A browser outside the Docker network cannot reach t
 addresses, so the node asks them itself: each peer gets one `GET /state` with a short
 timeout (shorter for a peer the protocol holds dead), `MAX_CONCURRENCY` at a time, at most
 `MAX_NODES` nodes in all. The result is cached for `CACHE_S` and concurrent requests share
-one fan-out, so any number of open pages cost the cluster one round of requests per `CACHE_S`.
+one fan-out, so any number of open pages cost the cluster one round of requests per `CACHE_S`
+(`SharedGather` and `ask_each`, which the observatory's gather uses too).
 
 `summarize` is pure (no I/O, no clock): from each node's report it builds the matrix of
 nodes x origins (how many versions each node is behind the newest version seen anywhere),
-whether the cluster has converged, and the spread of the latest update (who learned it
-when, measured as each node's `learned_at` minus the origin's `sent_at`).
+whether the nodes that answered have converged (`node.core.views_converged`), and the
+spread of the latest update (who learned it when, measured as each node's `learned_at`
+minus the origin's `sent_at`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode
+from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode, views_converged
 
-__all__ = ["ClusterView", "Report", "summarize", "read_capped"]
+__all__ = [
+    "ClusterView",
+    "Report",
+    "SharedGather",
+    "ask_each",
+    "fan_out_session",
+    "read_capped",
+    "summarize",
+]
+
+T = TypeVar("T")
 
 #: Seconds a gathered cluster is served again before the peers are asked anew.
 CACHE_S = 1.0
@@ -126,7 +139,10 @@ def summarize(self_id: str, reports: Sequence[Report], now: float) -> dict[str, 
         "reachable": len(live),
         "unreachable": len(reports) - len(live),
         "lagging": lagging,
-        "converged": bool(live) and lagging == 0,
+        # the nodes that answered are the ones judged: the unreachable are counted apart
+        "converged": views_converged(
+            {node: {o: e["version"] for o, e in origins.items()} for node, origins in views.items()}
+        ),
         "latest": updates[0] if updates else None,
         "updates": updates[:MAX_UPDATES],
     }
@@ -177,6 +193,79 @@ def _spread(
     }
 
 
+class SharedGather:
+    """A gathered result served again for `cache_s` before it is gathered anew, with
+    concurrent callers sharing one gather (single flight): any number of open pages cost the
+    cluster one round of requests per `cache_s`. Used by `/cluster` and `/observatory`."""
+
+    def __init__(
+        self, gather: Callable[[], Awaitable[dict[str, Any]]], cache_s: float = CACHE_S
+    ) -> None:
+        self.gather = gather
+        self.cache_s = cache_s
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+
+    async def get(self) -> dict[str, Any]:
+        """The result, at most `cache_s` old, with its age in `age_s`."""
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < self.cache_s:
+            taken, result = self._cached
+        else:
+            if self._inflight is None:
+                self._inflight = asyncio.get_running_loop().create_task(self._run())
+                self._inflight.add_done_callback(self._done)
+            result = await asyncio.shield(self._inflight)
+            taken = time.monotonic()
+        return {**result, "age_s": round(time.monotonic() - taken, 3)}
+
+    def forget(self) -> None:
+        """The next `get` gathers anew (something changed that it must show)."""
+        self._cached = None
+
+    async def _run(self) -> dict[str, Any]:
+        return await self.gather()
+
+    def _done(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        self._inflight = None
+        if not task.cancelled() and task.exception() is None:
+            self._cached = (time.monotonic(), task.result())
+
+
+@contextlib.asynccontextmanager
+async def fan_out_session(
+    limit: int,
+    close_streams: Callable[[], None],
+    background: Callable[[], Coroutine[Any, Any, None]],
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The lifetime (an app's cleanup context) of a fan-out outside the protocol: a client
+    session of `limit` connections in all (any number per host, kept alive 30 s) and the
+    `background` task; at the end the task stops, the open streams close, then the session."""
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30)
+    session = aiohttp.ClientSession(connector=connector)
+    task = asyncio.get_running_loop().create_task(background())
+    try:
+        yield session
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        close_streams()
+        await session.close()
+
+
+async def ask_each(
+    peers: Sequence[str], ask: Callable[[str], Awaitable[T]], limit: int = MAX_CONCURRENCY
+) -> list[T]:
+    """`ask(peer)` for every peer, at most `limit` in flight; the answers in `peers`' order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(peer: str) -> T:
+        async with gate:
+            return await ask(peer)
+
+    return list(await asyncio.gather(*(one(p) for p in peers)))
+
+
 class ClusterView:
     """Gathers every known node's /state (server-side, cached) and summarizes it."""
 
@@ -194,26 +283,11 @@ class ClusterView:
         self.dead_timeout = aiohttp.ClientTimeout(total=min(timeout_s, DEAD_TIMEOUT_S))
         #: The app's UI session (set and closed by the app's cleanup context).
         self.session: aiohttp.ClientSession | None = None
-        self._cached: tuple[float, dict[str, Any]] | None = None
-        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+        self.gathered = SharedGather(self._gather)
 
     async def get(self) -> dict[str, Any]:
         """The summary, at most CACHE_S old; concurrent callers share one fan-out."""
-        now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < CACHE_S:
-            taken, result = self._cached
-        else:
-            if self._inflight is None:
-                self._inflight = asyncio.get_running_loop().create_task(self._gather())
-                self._inflight.add_done_callback(self._done)
-            result = await asyncio.shield(self._inflight)
-            taken = time.monotonic()
-        return {**result, "age_s": round(time.monotonic() - taken, 3)}
-
-    def _done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._inflight = None
-        if not task.cancelled() and task.exception() is None:
-            self._cached = (time.monotonic(), task.result())
+        return await self.gathered.get()
 
     async def _gather(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -221,15 +295,8 @@ class ClusterView:
         peers = sorted(self.node.peers)
         left_out = max(len(peers) + 1 - MAX_NODES, 0)
         peers = peers[: MAX_NODES - 1]
-        gate = asyncio.Semaphore(MAX_CONCURRENCY)
-
-        async def ask(peer: str) -> Report:
-            health = self.node.peers.state(peer)
-            async with gate:
-                return await self._ask(peer, health)
-
         reports = [Report(me, "self", self.view(), rtt_ms=0.0)]
-        reports += await asyncio.gather(*(ask(p) for p in peers))
+        reports += await ask_each(peers, lambda p: self._ask(p, self.node.peers.state(p)))
         out = summarize(me, reports, self.clock())
         out["left_out"] = left_out
         out["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)

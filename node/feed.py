@@ -17,8 +17,8 @@ newest one replaces, so the page always ends up current.
 
 The stream: `retry` first, then frames `event: <kind>` / `data: <one JSON line>`:
 `state` (the `/state` JSON), `events` ({"events": [{kind, t, ...fields}], "omitted":
-{kind: n}}) and `dropped` ({"frames": n}). An event's `kind` is its log event's name
-(`node.logs.EVENTS`), its fields those of the core's event (`node.core.events`).
+{kind: n}}) and `dropped` ({"frames": n}). An event's `kind` is its name in the catalogue
+(`node.catalogue`, the same as its log line's), its fields those of the core's event.
 """
 
 from __future__ import annotations
@@ -32,21 +32,10 @@ from typing import Any
 
 from aiohttp import web
 
-from node.core import (
-    Applied,
-    BootstrapFailed,
-    Bootstrapped,
-    Deduplicated,
-    Event,
-    MovieChanged,
-    PeerChanged,
-    Reaped,
-    Refused,
-    Stale,
-    TtlDropped,
-)
+from node import catalogue
+from node.core import Event
 
-__all__ = ["Feed", "Subscriber", "KINDS", "event_json", "sse_frame", "stream"]
+__all__ = ["Feed", "Subscriber", "event_json", "sse_frame", "stream"]
 
 #: Seconds between flushes of the event buffer to the browsers (the feed's latency).
 FLUSH_S = 0.25
@@ -65,20 +54,6 @@ RETRY_MS = 2000
 #: Strings in events (a refusal's detail) are cut to this length.
 MAX_TEXT = 300
 
-#: Core event class -> the feed's kind, the same name as the event's log line.
-KINDS: dict[type, str] = {
-    MovieChanged: "movie_changed",
-    Applied: "update_applied",
-    Deduplicated: "message_deduplicated",
-    TtlDropped: "ttl_drop",
-    Stale: "stale_message",
-    PeerChanged: "peer_state",
-    Bootstrapped: "bootstrap_ok",
-    BootstrapFailed: "bootstrap_failed",
-    Reaped: "origin_reaped",
-    Refused: "request_refused",
-}
-
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -93,7 +68,7 @@ def sse_frame(kind: str, data: Any) -> bytes:
 
 def event_json(event: Event, t: float) -> dict[str, Any]:
     """A core event as the feed's JSON: {kind, t, ...its fields}."""
-    out: dict[str, Any] = {"kind": KINDS.get(type(event), type(event).__name__), "t": t}
+    out: dict[str, Any] = {"kind": catalogue.of(event).name, "t": t}
     for name, value in event._asdict().items():
         out[name] = value[:MAX_TEXT] if isinstance(value, str) else value
     return out
@@ -163,7 +138,7 @@ class Feed:
         t = self.clock()
         self._buffer.extend((t, e) for e in events[:room])
         for e in events[room:]:
-            self._omitted[KINDS.get(type(e), type(e).__name__)] += 1
+            self._omitted[catalogue.of(e).name] += 1
 
     # --- subscribers -------------------------------------------------------------------
     def subscribe(self) -> Subscriber | None:

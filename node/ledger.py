@@ -26,27 +26,16 @@ from __future__ import annotations
 import collections
 import copy
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from node.core import (
-    Applied,
-    Bootstrapped,
-    Deduplicated,
-    Event,
-    GossipNode,
-    MovieChanged,
-    PeerChanged,
-    Reaped,
-    Stale,
-    TtlDropped,
-)
+from node.catalogue import BY_CORE
+from node.core import Applied, Deduplicated, Event, GossipNode, Stale
 from node.core.table import Entry
+from node.genealogy import COUNTED, Arrival
 from node.state_view import entry_json
 
 __all__ = [
     "Ledger",
-    "Arrival",
     "apply_line",
     "merge_records",
     "empty_state",
@@ -90,23 +79,12 @@ NO_FAULTS: dict[str, Any] = {
 # --- the record format -----------------------------------------------------------------
 def event_line(t: float, node: str, event: Event) -> dict[str, Any] | None:
     """A core event as a record line ({t, node, kind, ...its fields}); None for events the
-    record leaves out (refused requests and failed bootstraps say nothing about spread)."""
-    kind = _KINDS.get(type(event))
-    if kind is None:
+    record leaves out (`node.catalogue`: refused requests and failed bootstraps say nothing
+    about spread)."""
+    kind = BY_CORE[type(event)]
+    if not kind.recorded:
         return None
-    return {"t": t, "node": node, "kind": kind, **event._asdict()}
-
-
-_KINDS: dict[type, str] = {
-    MovieChanged: "movie_changed",
-    Applied: "update_applied",
-    Deduplicated: "message_deduplicated",
-    TtlDropped: "ttl_drop",
-    Stale: "stale_message",
-    PeerChanged: "peer_state",
-    Reaped: "origin_reaped",
-    Bootstrapped: "bootstrap_ok",
-}
+    return {"t": t, "node": node, "kind": kind.name, **event._asdict()}
 
 
 def empty_state() -> dict[str, Any]:
@@ -218,53 +196,6 @@ class _Snapshot(NamedTuple):
 _Item = Event | _Snapshot | dict[str, Any]
 
 
-@dataclass(slots=True)
-class Arrival:
-    """One update as this node saw it: its first arrival (None if it never applied it,
-    e.g. it knew something newer) and the copies that came after."""
-
-    uuid: str
-    origin: str
-    version: int
-    movie: str | None = None
-    #: This node's clock at the first arrival (for the origin: when it published).
-    t: float | None = None
-    #: The origin's send time: for an arrival, t minus the delay the message carried.
-    sent_at: float | None = None
-    sender: str | None = None
-    hops: int | None = None
-    via: str | None = None
-    ttl: int | None = None
-    delay_s: float | None = None
-    #: Copies whose UUID was already handled here.
-    dups: int = 0
-    #: Copies no newer than what this node knew (for the origin: its own news coming back).
-    stale: int = 0
-    #: Applied with its TTL spent: not forwarded from here.
-    ttl_drop: bool = False
-    #: Redundant copies by sender.
-    senders: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uuid": self.uuid,
-            "origin": self.origin,
-            "version": self.version,
-            "movie": self.movie,
-            "t": self.t,
-            "sent_at": self.sent_at,
-            "sender": self.sender,
-            "hops": self.hops,
-            "via": self.via,
-            "ttl": self.ttl,
-            "delay_s": self.delay_s,
-            "dups": self.dups,
-            "stale": self.stale,
-            "ttl_drop": self.ttl_drop,
-            "senders": dict(self.senders),
-        }
-
-
 class Ledger:
     """One node's genealogy ring, link counts and record ring. See the module's docstring."""
 
@@ -318,7 +249,7 @@ class Ledger:
         """A batch of the core's events, at time t (the node's listener)."""
         for event in events:
             self._count(t, event)
-            if type(event) in _KINDS:
+            if BY_CORE[type(event)].recorded:
                 self._add(t, event)
         if self.node is not None and (
             t - self._last_checkpoint_t >= self.checkpoint_s
@@ -418,43 +349,16 @@ class Ledger:
 
     def _count(self, t: float, event: Event) -> None:
         """Genealogy and link counts from one event."""
-        if isinstance(event, MovieChanged):
-            a = self._arrival(event.uuid, self.id, event.version)
-            a.movie, a.t, a.sent_at, a.hops, a.via = event.movie, t, t, 0, "local"
+        if not isinstance(event, COUNTED):
             return
-        if not isinstance(event, Applied | Deduplicated | Stale | TtlDropped):
-            return
-        a = self._arrival(event.uuid, event.origin, event.version)
-        if isinstance(event, TtlDropped):
-            a.ttl_drop = True
-            return
-        if event.sender is not None:
-            self._link(t, event.sender)
-        if isinstance(event, Applied):
-            a.movie, a.t, a.sender, a.hops, a.via = (
-                event.movie,
-                t,
-                event.sender,
-                event.hops,
-                event.via,
-            )
-            a.ttl, a.delay_s = event.ttl, event.delay_s
-            a.sent_at = None if event.delay_s is None else t - event.delay_s
-            return
-        if isinstance(event, Deduplicated):
-            a.dups += 1
-        else:
-            a.stale += 1
-        if event.sender is not None:
-            a.senders[event.sender] = a.senders.get(event.sender, 0) + 1
-
-    def _arrival(self, uuid: str, origin: str, version: int) -> Arrival:
-        a = self.updates.get(uuid)
+        a = self.updates.get(event.uuid)
         if a is None:
-            a = self.updates[uuid] = Arrival(uuid, origin, version)
+            a = self.updates[event.uuid] = Arrival.of(self.id, event)
             while len(self.updates) > self.max_updates:
                 self.updates.popitem(last=False)
-        return a
+        a.observe(t, event)
+        if isinstance(event, Applied | Deduplicated | Stale) and event.sender is not None:
+            self._link(t, event.sender)
 
     def _link(self, t: float, sender: str) -> None:
         second = int(t)

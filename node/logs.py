@@ -1,7 +1,8 @@
 """Structured logs: one JSON object a line on stdout, the node's id and name on every line.
 
-Owns the log format and the catalogue of event names (docs/logs.md documents the same list;
-`lab.logs` and users' `jq` filters rely on the names). Every line carries `timestamp`
+Owns the log format and the tally of redundant copies; the event names, levels and fields
+are `node.catalogue`'s (docs/logs.md documents the same list; `lab.logs` and users' `jq`
+filters rely on the names). Every line carries `timestamp`
 (ISO-8601, UTC), `level`, `event`, `node` (the id, `host:port`) and `name` (the display
 name, node.names).
 
@@ -38,67 +39,23 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import orjson
 import structlog
 
-from node.core import (
-    Applied,
-    BootstrapFailed,
-    Bootstrapped,
-    Deduplicated,
-    Event,
-    MovieChanged,
-    PeerChanged,
-    Reaped,
-    Refused,
-    Stale,
-    TtlDropped,
-)
+from node import catalogue
+from node.core import Deduplicated, Event, PeerChanged, Stale
+from node.genealogy import Arrival
 from node.names import default_name
 
 __all__ = [
     "make_logger",
     "log_event",
     "NodeLogger",
-    "EVENTS",
     "TALLY_WINDOW_S",
     "TALLY_MAX_UPDATES",
 ]
-
-#: event name -> (level, meaning); docs/logs.md's catalogue.
-EVENTS: dict[str, tuple[str, str]] = {
-    "node_started": ("info", "the node listens; its settings"),
-    "node_stopping": ("info", "shutdown began (SIGTERM/SIGINT)"),
-    "node_stopped": ("info", "shutdown finished"),
-    "bootstrap_ok": ("info", "joined through `via`; `peers` known"),
-    "bootstrap_failed": ("warning", "the bootstrap node did not answer; retry in `retry_in_s`"),
-    "movie_changed": ("info", "this node's new favourite `movie` at `version`"),
-    "update_applied": (
-        "info",
-        "first arrival of news: `origin`, `version`, `movie`, from "
-        "`sender`, after `hops` hops and `delay_ms`, `via` push or sync",
-    ),
-    "ttl_drop": (
-        "debug",
-        "applied but not forwarded: TTL spent (at info: `update_applied` with `ttl` 0)",
-    ),
-    "update_duplicates": (
-        "info",
-        "copies of one update that arrived after it was applied, tallied over "
-        "`window_s`: `duplicates`, `stale`, `senders`",
-    ),
-    "message_deduplicated": ("debug", "a message whose `uuid` was already handled"),
-    "stale_message": ("debug", "news no newer than the `known` version"),
-    "peer_state": ("info", "a peer's health changed from `old` to `new`"),
-    "origin_reaped": ("info", "a departed origin was dropped from state"),
-    "request_refused": ("warning", "a request was refused: `reason`, `detail`"),
-    "send_failed": ("debug", "a request to `peer` failed: `error`"),
-    "faults_set": ("info", "the fault layer changed (PUT /admin/faults): its new settings"),
-    "keys_set": ("info", "the gossip keys were replaced (PUT /admin/keys): how many, `keys`"),
-}
 
 #: Seconds over which the copies of each update are counted before their line is written.
 #: Longer windows mean fewer lines for an update whose copies straggle in; shorter ones,
@@ -116,18 +73,6 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-
-
-@dataclass(slots=True)
-class _Copies:
-    """The redundant copies of one update (one UUID) counted since `opened`."""
-
-    origin: str
-    version: int
-    opened: float
-    duplicates: int = 0
-    stale: int = 0
-    senders: dict[str, int] = field(default_factory=dict)
 
 
 class NodeLogger:
@@ -151,17 +96,19 @@ class NodeLogger:
     ) -> None:
         self._log = log
         self._tallying = _LEVELS[level] <= logging.INFO
-        self._debugging = _LEVELS[level] <= logging.DEBUG
+        #: Whether debug lines are written at all.
+        self.debugging = _LEVELS[level] <= logging.DEBUG
         self._clock = clock
         self.window_s = window_s
-        #: (uuid, origin, version) -> its copies, oldest window first (dicts keep insertion
-        #: order). Not the UUID alone: a UUID reused by another origin is another update.
-        self._copies: dict[tuple[str, str, int], _Copies] = {}
+        #: (uuid, origin, version) -> (when its window opened, its copies), oldest window
+        #: first (dicts keep insertion order). Not the UUID alone: a UUID reused by another
+        #: origin is another update.
+        self._copies: dict[tuple[str, str, int], tuple[float, Arrival]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     # --- the logger's interface ---------------------------------------------------------
     def debug(self, event: str, **kw: Any) -> None:
-        if not self._debugging:  # the hot path's lines: not even the call below
+        if not self.debugging:  # the hot path's lines: not even the call below
             return
         self._before(event)
         self._log.debug(event, **kw)
@@ -188,18 +135,13 @@ class NodeLogger:
         now = self._clock()
         self._write_due(now)
         key = (uuid, origin, version)
-        copies = self._copies.get(key)
-        if copies is None:
+        pending = self._copies.get(key)
+        if pending is None:
             if len(self._copies) >= TALLY_MAX_UPDATES:
                 self._write(next(iter(self._copies)))
-            copies = self._copies[key] = _Copies(origin, version, now)
+            pending = self._copies[key] = (now, Arrival(uuid, origin, version))
             self._arm(now)
-        if stale:
-            copies.stale += 1
-        else:
-            copies.duplicates += 1
-        who = sender or "?"
-        copies.senders[who] = copies.senders.get(who, 0) + 1
+        pending[1].copy(sender or "?", stale=stale)
 
     def flush(self) -> None:
         """Writes every pending tally now."""
@@ -210,13 +152,13 @@ class NodeLogger:
             self._timer = None
 
     def _write(self, key: tuple[str, str, int]) -> None:
-        c = self._copies.pop(key)
+        _, c = self._copies.pop(key)
         self._log.info(
             "update_duplicates",
             origin=c.origin,
             version=c.version,
-            uuid=key[0],
-            duplicates=c.duplicates,
+            uuid=c.uuid,
+            duplicates=c.dups,
             stale=c.stale,
             senders=c.senders,
             window_s=self.window_s,
@@ -225,8 +167,8 @@ class NodeLogger:
     def _write_due(self, now: float) -> None:
         """Writes the tallies whose window has closed (the oldest come first)."""
         while self._copies:
-            key, oldest = next(iter(self._copies.items()))
-            if now - oldest.opened < self.window_s:
+            key, (opened, _) = next(iter(self._copies.items()))
+            if now - opened < self.window_s:
                 break
             self._write(key)
 
@@ -239,7 +181,7 @@ class NodeLogger:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        due = next(iter(self._copies.values())).opened + self.window_s
+        due = next(iter(self._copies.values()))[0] + self.window_s
         self._timer = loop.call_later(max(due - now, 0.01), self._on_timer)
 
     def _on_timer(self) -> None:
@@ -315,75 +257,25 @@ def make_logger(
 
 
 def log_event(log: Any, event: Event) -> None:
-    """One core event as one log line (see EVENTS). Redundant copies are also counted into
-    the `update_duplicates` tally when `log` is a NodeLogger."""
-    match event:
-        case Applied():
-            log.info(
-                "update_applied",
-                origin=event.origin,
-                version=event.version,
-                movie=event.movie,
-                sender=event.sender,
-                hops=event.hops,
-                ttl=event.ttl,
-                delay_ms=None if event.delay_s is None else round(event.delay_s * 1000, 2),
-                via=event.via,
-                uuid=event.uuid,
-            )
-        case Deduplicated():
-            log.debug(
-                "message_deduplicated",
-                uuid=event.uuid,
-                origin=event.origin,
-                version=event.version,
-                sender=event.sender,
-            )
-            if isinstance(log, NodeLogger):
-                log.count(event.uuid, event.origin, event.version, event.sender, stale=False)
-        case TtlDropped():
-            log.debug(
-                "ttl_drop",
-                uuid=event.uuid,
-                origin=event.origin,
-                version=event.version,
-                sender=event.sender,
-            )
-        case Stale():
-            log.debug(
-                "stale_message",
-                uuid=event.uuid,
-                origin=event.origin,
-                version=event.version,
-                known=event.known,
-                sender=event.sender,
-            )
-            if isinstance(log, NodeLogger):
-                log.count(event.uuid, event.origin, event.version, event.sender, stale=True)
-        case MovieChanged():
-            log.info(
-                "movie_changed",
-                version=event.version,
-                counter=event.counter,
-                movie=event.movie,
-                previous=event.previous,
-                uuid=event.uuid,
-            )
-        case PeerChanged():
-            # ids heard of second-hand come and go by the dozen under a hostile request:
-            # a candidate's coming and going is debug; becoming a member (or not) is info
-            candidate_only = event.new == "candidate" or (
-                event.old == "candidate" and event.new == "forgotten"
-            )
-            emit = log.debug if candidate_only else log.info
-            emit("peer_state", peer=event.peer, old=event.old, new=event.new)
-        case Bootstrapped():
-            log.info("bootstrap_ok", via=event.via, peers=event.peers)
-        case BootstrapFailed():
-            log.warning("bootstrap_failed", via=event.via, retry_in_s=event.retry_in_s)
-        case Reaped():
-            log.info("origin_reaped", origin=event.origin, version=event.version)
-        case Refused():
-            log.warning(
-                "request_refused", reason=event.reason, detail=event.detail, sender=event.sender
-            )
+    """One core event as one log line, named, levelled and with the fields `node.catalogue`
+    gives it (durations in seconds, to the microsecond). Redundant copies are also counted
+    into the `update_duplicates` tally when `log` is a NodeLogger."""
+    kind = catalogue.of(event)
+    level = kind.level
+    if isinstance(event, PeerChanged) and (
+        event.new == "candidate" or (event.old == "candidate" and event.new == "forgotten")
+    ):
+        # ids heard of second-hand come and go by the dozen under a hostile request:
+        # a candidate's coming and going is debug; becoming a member (or not) is info
+        level = "debug"
+    quiet = level == "debug" and isinstance(log, NodeLogger) and not log.debugging
+    if not quiet:  # a debug line not written (the hot path's): not even its fields
+        fields = {name: getattr(event, name) for name in kind.fields}
+        for name in kind.seconds:
+            if isinstance(fields[name], float):
+                fields[name] = round(fields[name], 6)
+        getattr(log, level)(kind.name, **fields)
+    if isinstance(log, NodeLogger) and isinstance(event, Deduplicated | Stale):
+        log.count(
+            event.uuid, event.origin, event.version, event.sender, stale=isinstance(event, Stale)
+        )

@@ -30,21 +30,27 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import MAX_CONCURRENCY, MAX_NODES, read_capped
+from node.clusterview import (
+    MAX_CONCURRENCY,
+    MAX_NODES,
+    SharedGather,
+    ask_each,
+    fan_out_session,
+    read_capped,
+)
 from node.core import DEAD, Event
 from node.core.message import is_address
 from node.errors import Refusal
 from node.faults import Faults
 from node.genealogy import summarize
 from node.ledger import FORMAT, FORMAT_VERSION, MAX_UPDATES, NO_FAULTS, Ledger, merge_records
+from node.partitions import blocked_by_side
 
 if TYPE_CHECKING:
     from node.runtime import Runtime
 
 __all__ = ["Observatory", "OBSERVATORY", "setup_observatory"]
 
-#: Seconds a gathered observatory is served again before the nodes are asked anew.
-CACHE_S = 1.0
 #: Seconds a node gets to answer `/observatory/local`; a node the protocol holds dead
 #: gets less (it is often really gone, and would hold every gather up).
 TIMEOUT_S = 1.5
@@ -113,8 +119,7 @@ class Observatory:
         self.ledger.attach(rt.clock(), rt.node)
         self.session: aiohttp.ClientSession | None = None
         self.followers: set[_Follower] = set()
-        self._cached: tuple[float, dict[str, Any]] | None = None
-        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+        self.gathered = SharedGather(self._gather)
 
     # --- feeding the ledger ------------------------------------------------------------
     def on_events(self, events: list[Event]) -> None:
@@ -218,37 +223,21 @@ class Observatory:
 
     async def get_cluster(self, request: web.Request) -> web.Response:
         """`GET /observatory`: the merged genealogy, edges, model and every node's view."""
-        now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < CACHE_S:
-            taken, result = self._cached
-        else:
-            if self._inflight is None:
-                self._inflight = asyncio.get_running_loop().create_task(self._gather())
-                self._inflight.add_done_callback(self._done)
-            result = await asyncio.shield(self._inflight)
-            taken = time.monotonic()
-        return web.json_response({**result, "age_s": round(time.monotonic() - taken, 3)})
-
-    def _done(self, task: asyncio.Task[dict[str, Any]]) -> None:
-        self._inflight = None
-        if not task.cancelled() and task.exception() is None:
-            self._cached = (time.monotonic(), task.result())
+        return web.json_response(await self.gathered.get())
 
     async def _gather(self) -> dict[str, Any]:
         started = time.monotonic()
         me, *peers = self._known()
-        gate = asyncio.Semaphore(MAX_CONCURRENCY)
 
         async def ask(peer: str) -> tuple[str, str, dict[str, Any] | None, str | None]:
             health = self.rt.node.peers.state(peer)
             timeout = DEAD_TIMEOUT_S if health == DEAD else TIMEOUT_S
-            async with gate:
-                report, error = await self._fetch_json(f"http://{peer}/observatory/local", timeout)
+            report, error = await self._fetch_json(f"http://{peer}/observatory/local", timeout)
             return peer, health, report, error
 
         Report = tuple[str, str, dict[str, Any] | None, str | None]
         reports: list[Report] = [(me, "self", self.local(), None)]
-        reports += await asyncio.gather(*(ask(p) for p in peers))
+        reports += await ask_each(peers, ask)
         out = summarize(me, reports, self.rt.clock(), self.rt.node.config.as_dict())
         out["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         return out
@@ -375,7 +364,7 @@ class Observatory:
                 results[node] = {"status": status, **(data or {})}
 
         await asyncio.gather(*(put(n, c) for n, c in plan.items()))
-        self._cached = None  # the next look at the cluster shows the change
+        self.gathered.forget()  # the next look at the cluster shows the change
         ok = bool(results) and all(r["status"] == 200 for r in results.values())
         return web.json_response(
             {"action": action, "ok": ok, "results": dict(sorted(results.items()))}
@@ -406,16 +395,9 @@ class Observatory:
     # --- lifetime ------------------------------------------------------------------------
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
         """cleanup_ctx: the observatory's client session and the fault watch."""
-        connector = aiohttp.TCPConnector(
-            limit=MAX_CONCURRENCY + 8, limit_per_host=0, keepalive_timeout=30
-        )
-        self.session = aiohttp.ClientSession(connector=connector)
-        task = asyncio.get_running_loop().create_task(self.watch_faults())
-        yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        self.close_streams()
-        await self.session.close()
+        limit = MAX_CONCURRENCY + 8
+        async with fan_out_session(limit, self.close_streams, self.watch_faults) as self.session:
+            yield
 
     def close_streams(self) -> None:
         for follower in list(self.followers):
@@ -444,13 +426,10 @@ def _plan(
         ):
             raise Refusal(400, "bad_payload", 'expected {"groups": [[id, ...], [id, ...], ...]}')
         sides = [[_known_id(n, known, "groups") for n in g] for g in groups]
-        flat = [n for g in sides for n in g]
-        if len(flat) != len(set(flat)):
-            raise Refusal(400, "bad_payload", "a node is in two groups")
-        for k, side in enumerate(sides):
-            others = sorted(n for j, g in enumerate(sides) if j != k for n in g)
-            for n in side:
-                plan[n] = {"blocked": others}
+        try:
+            plan = {n: {"blocked": b} for n, b in blocked_by_side(sides).items()}
+        except ValueError as e:
+            raise Refusal(400, "bad_payload", str(e)) from None
     elif action == "heal":
         plan = {n: {"blocked": []} for n in known}
     elif action == "clear":

@@ -1,6 +1,7 @@
-"""The one spread model every figure is measured against: Serf's convergence model.
+"""The spread models every figure is measured against: Serf's convergence model, and the two
+bounds the benchmarks print beside it.
 
-Owns the formula only (pure: no I/O, no clock, standard library). The benchmarks and the
+Owns formulas only (pure: no I/O, no clock, standard library). The benchmarks and the
 simulator (`lab.bench`, `lab.simulate`) ask it in rounds (`period_s=1`); the observatory
 draws it in seconds, in the browser, with `node/static/model.js`, which takes the same
 arguments in the same order and is checked against this module's figures
@@ -11,13 +12,20 @@ logistic epidemic of push gossip in which, each round of `period_s`, every infor
 reaches `fanout` random nodes of `n` with loss `loss`:
     contact = fanout / n * (1 - loss) / 2
     informed(x) = n / (1 + (n + 1) * exp(-contact * n * x)),   x = t / period_s
+
+The bounds, in rounds (the simulator's default period is one link latency, so the two read
+alike):
+- the push-pull bound of Karp, Schindelhauer, Shenker and Vöcking (2000), "Randomized
+  rumor spreading": about ``log3 N + ln ln N`` rounds until everyone knows;
+- the floor of any scheme where each informed node talks to 3 others a round plus being
+  asked: ``log4 N`` rounds (the reference figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["serf_fraction", "serf_time", "serf_time_to_all"]
+__all__ = ["floor_rounds", "karp_rounds", "serf_fraction", "serf_time", "serf_time_to_all"]
 
 
 def _rate(fanout: int, loss: float) -> float:
@@ -48,3 +56,13 @@ def serf_time(
 def serf_time_to_all(n: int, fanout: int, period_s: float = 1.0, loss: float = 0.0) -> float:
     """Seconds (rounds) until the model expects fewer than one node left uninformed."""
     return serf_time(1 - 1 / n, n, fanout, period_s, loss) if n > 1 else 0.0
+
+
+def karp_rounds(n: int) -> float:
+    """Karp et al.'s push-pull: about log3 N + ln ln N rounds to inform every node."""
+    return math.log(n, 3) + math.log(math.log(n)) if n > 2 else 1.0
+
+
+def floor_rounds(n: int) -> float:
+    """log4 N: the rounds no scheme with fanout 3 plus a pull can beat."""
+    return math.log(n, 4) if n > 1 else 0.0

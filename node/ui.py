@@ -17,7 +17,6 @@ UI traffic has its own client session, so a crowd of browsers cannot starve goss
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -27,7 +26,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import MAX_CONCURRENCY, TIMEOUT_S, ClusterView, read_capped
+from node.clusterview import (
+    MAX_CONCURRENCY,
+    TIMEOUT_S,
+    ClusterView,
+    fan_out_session,
+    read_capped,
+)
 from node.core.message import is_address
 from node.feed import SSE_HEADERS, STATE_MAX_S, Feed, stream
 
@@ -184,16 +189,10 @@ class Ui:
     # --- lifetime ------------------------------------------------------------------------
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
         """cleanup_ctx: the UI's client session and the feed's task."""
-        connector = aiohttp.TCPConnector(
-            limit=MAX_CONCURRENCY + MAX_PROXY_STREAMS + 16, limit_per_host=0, keepalive_timeout=30
-        )
-        self.session = self.cluster_view.session = aiohttp.ClientSession(connector=connector)
-        task = asyncio.get_running_loop().create_task(self.feed.run())
-        yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        self.close_streams()
-        await self.session.close()
+        limit = MAX_CONCURRENCY + MAX_PROXY_STREAMS + 16
+        async with fan_out_session(limit, self.close_streams, self.feed.run) as session:
+            self.session = self.cluster_view.session = session
+            yield
 
     def close_streams(self) -> None:
         """At shutdown, end every open stream at once, so the server need not wait for them."""

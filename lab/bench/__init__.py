@@ -5,7 +5,7 @@ Five benchmarks, each a module with a `run(quick)` that returns its rows and wri
 workload, simulated), `processes` (real node processes on loopback), `throughput` (one
 node process against a bare aiohttp handler) and `memory` (a million messages through one
 node). `lab.bench.__main__` runs them, prints the tables and writes JSON and PNG plots into
-`results/`. `models` holds the reference formulas printed beside the measurements.
+`results/`. The reference formulas printed beside the measurements are `node.spread_model`.
 """
 
 __all__ = ["BENCHMARKS_NAMES"]

@@ -11,7 +11,6 @@ when they run, so `--help` works after a plain `pip install .`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lab.bench.report import Result, machine, write_json
-from lab.cli import HelpFormatter, missing_extra, prog
+from lab.cli import command, missing_extra
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -75,10 +74,9 @@ BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog=prog("lab.bench"),
-        formatter_class=HelpFormatter,
-        description="Run Gossip Lab's benchmarks: convergence against size and the Gossip "
+    p = command(
+        "lab.bench",
+        "Run Gossip Lab's benchmarks: convergence against size and the Gossip "
         "Glomers workload (simulated), real processes, one node's throughput, memory. "
         "Needs the bench extra: pip install 'gossip-lab[bench]'.",
     )

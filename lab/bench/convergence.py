@@ -3,8 +3,9 @@
 Owns the grid N = 25, 100, 1,000, 10,000 by fanout 1-4 by loss 0 % and 20 %: one update at
 one node of a converged cluster (`lab.simulate.run`, the real core on the deterministic
 network, invariants checked at every step), several seeds each. Beside each measured
-figure: Serf's convergence model and the push-pull bound of Karp et al. (`models`). Time is
-in link latencies ("rounds"); the anti-entropy period is one link latency (100 ms links).
+figure: Serf's convergence model and the push-pull bound of Karp et al.
+(`node.spread_model`). Time is in link latencies ("rounds"); the anti-entropy period is one
+link latency (100 ms links).
 
 Also the simulator's own speed: 10,000 nodes for 30 gossip periods, against the aim of
 30 s on one core.
@@ -19,11 +20,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lab.bench.models import floor_rounds, karp_rounds
-from lab.bench.report import Column, Result, pyplot
+from lab.bench.report import Column, Result, frame, plot
 from lab.sim import Link, Network
 from lab.simulate import Experiment, run
-from node.spread_model import serf_fraction, serf_time, serf_time_to_all
+from node.spread_model import (
+    floor_rounds,
+    karp_rounds,
+    serf_fraction,
+    serf_time,
+    serf_time_to_all,
+)
 
 __all__ = ["run_benchmark"]
 
@@ -231,39 +237,35 @@ def _plots(
     sizes: tuple[int, ...],
     fanouts: tuple[int, ...],
 ) -> list[str]:
-    plt = pyplot()
-    files = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, loss in zip(axes, (0.0, 0.2), strict=True):
-        for f in fanouts:
-            pts = [
-                (r["nodes"], r["full_median"])
-                for r in rows
-                if r["fanout"] == f and r["loss"] == loss and r["full_median"] is not None
-            ]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), "o-", label=f"fanout {f} (measured)")
-        xs = list(sizes)
-        ax.plot(xs, [karp_rounds(n) for n in xs], "k--", label="Karp push-pull")
-        ax.plot(xs, [serf_time_to_all(n, 3, loss=loss) for n in xs], "k:", label="Serf, fanout 3")
-        ax.plot(xs, [floor_rounds(n) for n in xs], color="grey", lw=0.8, label="log4 N")
-        if loss in AIM_ROUNDS and 10_000 in sizes:
-            ax.axhline(AIM_ROUNDS[loss], color="red", lw=0.8, label="aim at 10,000")
-        ax.set_xscale("log")
-        ax.set_xlabel("nodes")
-        ax.set_title(f"{loss:.0%} loss")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("link latencies until every node knows (median)")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "convergence_rounds.png", dpi=110)
-    plt.close(fig)
-    files.append("convergence_rounds.png")
+    files = ["convergence_rounds.png"]
+    with plot(out, files[0], (11, 4.2), ncols=2, sharey=True) as (_, axes):
+        for ax, loss in zip(axes, (0.0, 0.2), strict=True):
+            for f in fanouts:
+                pts = [
+                    (r["nodes"], r["full_median"])
+                    for r in rows
+                    if r["fanout"] == f and r["loss"] == loss and r["full_median"] is not None
+                ]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), "o-", label=f"fanout {f} (measured)")
+            xs = list(sizes)
+            ax.plot(xs, [karp_rounds(n) for n in xs], "k--", label="Karp push-pull")
+            serf = [serf_time_to_all(n, 3, loss=loss) for n in xs]
+            ax.plot(xs, serf, "k:", label="Serf, fanout 3")
+            ax.plot(xs, [floor_rounds(n) for n in xs], color="grey", lw=0.8, label="log4 N")
+            if loss in AIM_ROUNDS and 10_000 in sizes:
+                ax.axhline(AIM_ROUNDS[loss], color="red", lw=0.8, label="aim at 10,000")
+            ax.set_xscale("log")
+            frame(ax, "nodes", None, f"{loss:.0%} loss", legend=None)
+        axes[0].set_ylabel("link latencies until every node knows (median)")
+        axes[1].legend(fontsize=7)
 
     n = max(sizes)
     curves = [r for r in runs if r["nodes"] == n and r["fanout"] == 3 and "curve" in r]
-    if curves:
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+    if not curves:
+        return files
+    files.append("convergence_curve.png")
+    with plot(out, files[-1], (7, 4.2)) as (_, ax):
         for r in sorted(curves, key=lambda r: r["loss"]):
             ts = [t / (LATENCY_MS / 1000) for t, _ in r["curve"]]
             ax.step(
@@ -281,13 +283,10 @@ def _plots(
                 lw=0.9,
                 label=f"Serf model, {r['loss']:.0%} loss",
             )
-        ax.set_xlabel("link latencies since the update")
-        ax.set_ylabel("% of nodes that know")
-        ax.set_title(f"{n:,} nodes, fanout 3: coverage over time (seed 1)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "convergence_curve.png", dpi=110)
-        plt.close(fig)
-        files.append("convergence_curve.png")
+        frame(
+            ax,
+            "link latencies since the update",
+            "% of nodes that know",
+            f"{n:,} nodes, fanout 3: coverage over time (seed 1)",
+        )
     return files

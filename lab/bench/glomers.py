@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lab.bench.report import Column, Result, pyplot
+from lab.bench.report import Column, Result, frame, plot
 from lab.sim import Link, Network
 from node.core import Applied, Config, Event, GossipNode
 
@@ -326,21 +326,19 @@ COLUMNS = (
 
 
 def _plot(out: Path, runs: list[dict[str, Any]], strategies: tuple[Strategy, ...]) -> list[str]:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for s in strategies:
-        delays = sorted(d for r in runs if r["strategy"] == s.name for d in r["delays_s"])
-        if delays:
-            ys = [100 * (i + 1) / len(delays) for i in range(len(delays))]
-            ax.plot([1000 * d for d in delays], ys, label=s.what, lw=1.2)
-    ax.axvline(AIM_MEDIAN_S * 1000, color="grey", ls=":", lw=0.8, label="aim: median 500 ms")
-    ax.axvline(AIM_MAX_S * 1000, color="red", ls=":", lw=0.8, label="aim: max 1 s")
-    ax.set_xlabel("ms from an update's creation to its arrival at the last node")
-    ax.set_ylabel("% of updates")
-    ax.set_title("Gossip Glomers workload: 25 nodes, 100 ms links, 50 updates/s")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "glomers_latency.png", dpi=110)
-    plt.close(fig)
+    with plot(out, "glomers_latency.png", (7, 4.2)) as (_, ax):
+        for s in strategies:
+            delays = sorted(d for r in runs if r["strategy"] == s.name for d in r["delays_s"])
+            if delays:
+                ys = [100 * (i + 1) / len(delays) for i in range(len(delays))]
+                ax.plot([1000 * d for d in delays], ys, label=s.what, lw=1.2)
+        ax.axvline(AIM_MEDIAN_S * 1000, color="grey", ls=":", lw=0.8, label="aim: median 500 ms")
+        ax.axvline(AIM_MAX_S * 1000, color="red", ls=":", lw=0.8, label="aim: max 1 s")
+        frame(
+            ax,
+            "ms from an update's creation to its arrival at the last node",
+            "% of updates",
+            "Gossip Glomers workload: 25 nodes, 100 ms links, 50 updates/s",
+            legend=7,
+        )
     return ["glomers_latency.png"]

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from lab.bench.load import bodies, free_ports, post_all, start_process, stop_process, wait_healthy
-from lab.bench.report import Column, Result, pyplot
+from lab.bench.report import Column, Result, frame, plot
 
 __all__ = ["run_benchmark"]
 
@@ -107,17 +107,14 @@ COLUMNS = (
 
 
 def _plot(out: Path, samples: list[dict[str, Any]], warmup: int) -> list[str]:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.plot([s["messages"] for s in samples], [s["rss_mb"] for s in samples], "o-", ms=3)
-    ax.axvline(warmup, color="grey", ls=":", lw=0.8, label="end of warm-up")
-    ax.set_xlabel("messages received")
-    ax.set_ylabel("RSS (MB)")
-    ax.set_ylim(bottom=0)
-    ax.set_title("One node's resident memory under a stream of new gossip")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "memory_rss.png", dpi=110)
-    plt.close(fig)
+    with plot(out, "memory_rss.png", (7, 3.8)) as (_, ax):
+        ax.plot([s["messages"] for s in samples], [s["rss_mb"] for s in samples], "o-", ms=3)
+        ax.axvline(warmup, color="grey", ls=":", lw=0.8, label="end of warm-up")
+        ax.set_ylim(bottom=0)
+        frame(
+            ax,
+            "messages received",
+            "RSS (MB)",
+            "One node's resident memory under a stream of new gossip",
+        )
     return ["memory_rss.png"]

@@ -32,7 +32,7 @@ from typing import Any
 import psutil
 
 from lab.bench.load import free_ports
-from lab.bench.report import Column, Result, pyplot
+from lab.bench.report import Column, Result, frame, plot
 from lab.cluster import LocalCluster
 
 __all__ = ["run_benchmark"]
@@ -288,20 +288,12 @@ COLUMNS = (
 
 
 def _plot(out: Path, rows: list[dict[str, Any]]) -> list[str]:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    xs = [r["nodes"] for r in rows]
-    for key, label in (("p50_ms", "p50 (histograms)"), ("p99_ms", "p99 (histograms)")):
-        ax.plot(xs, [r[key] for r in rows], "o-", label=label)
-    ax.plot(xs, [r["reach_max_ms"] for r in rows], "s--", label="max time to reach all (logs)")
-    ax.axhline(1000 * DEADLINE_S, color="red", lw=0.8, ls=":", label="3 s")
-    ax.set_xlabel("node processes")
-    ax.set_ylabel("ms")
-    ax.set_yscale("log")
-    ax.set_title("Real processes on loopback (2 cores)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "processes.png", dpi=110)
-    plt.close(fig)
+    with plot(out, "processes.png", (7, 3.8)) as (_, ax):
+        xs = [r["nodes"] for r in rows]
+        for key, label in (("p50_ms", "p50 (histograms)"), ("p99_ms", "p99 (histograms)")):
+            ax.plot(xs, [r[key] for r in rows], "o-", label=label)
+        ax.plot(xs, [r["reach_max_ms"] for r in rows], "s--", label="max time to reach all (logs)")
+        ax.axhline(1000 * DEADLINE_S, color="red", lw=0.8, ls=":", label="3 s")
+        ax.set_yscale("log")
+        frame(ax, "node processes", "ms", "Real processes on loopback (2 cores)")
     return ["processes.png"]

@@ -12,12 +12,13 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Column", "Result", "machine", "table", "write_json", "pyplot"]
+__all__ = ["Column", "Result", "frame", "machine", "plot", "pyplot", "table", "write_json"]
 
 
 @dataclass(frozen=True)
@@ -160,3 +161,30 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+@contextmanager
+def plot(
+    out: Path, name: str, figsize: tuple[float, float], ncols: int = 1, **options: Any
+) -> Iterator[tuple[Any, Any]]:
+    """A figure and its axes (one, or `ncols` side by side) to draw on in the block; then
+    laid out, saved as `out/name` at 110 dpi, and closed."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, **options)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def frame(ax: Any, xlabel: str, ylabel: str | None, title: str, legend: int | None = 8) -> None:
+    """The axes' labels and title, a light grid, and the legend at font size `legend`."""
+    ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend is not None:
+        ax.legend(fontsize=legend)

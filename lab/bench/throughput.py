@@ -35,7 +35,7 @@ from lab.bench.load import (
     stop_process,
     wait_healthy,
 )
-from lab.bench.report import Column, Result, pyplot
+from lab.bench.report import Column, Result, plot
 
 __all__ = ["run_benchmark"]
 
@@ -232,18 +232,14 @@ COLUMNS = (
 
 
 def _plot(out: Path, rows: list[dict[str, Any]]) -> list[str]:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, label in zip(
-        axes, ("requests_per_s", "messages_per_s"), ("requests/s", "messages/s"), strict=True
-    ):
-        names = [f"{r['server']}\n{r['form']}" for r in rows]
-        ax.bar(names, [r[key] for r in rows], color=["C0", "C0", "C1", "C1", "C2", "C2"])
-        ax.set_ylabel(label)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("One process on one core: the node against a bare aiohttp handler")
-    fig.tight_layout()
-    fig.savefig(out / "throughput.png", dpi=110)
-    plt.close(fig)
+    with plot(out, "throughput.png", (10, 3.8), ncols=2) as (fig, axes):
+        for ax, key, label in zip(
+            axes, ("requests_per_s", "messages_per_s"), ("requests/s", "messages/s"), strict=True
+        ):
+            names = [f"{r['server']}\n{r['form']}" for r in rows]
+            ax.bar(names, [r[key] for r in rows], color=["C0", "C0", "C1", "C1", "C2", "C2"])
+            ax.set_ylabel(label)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.grid(axis="y", alpha=0.3)
+        fig.suptitle("One process on one core: the node against a bare aiohttp handler")
     return ["throughput.png"]

@@ -50,10 +50,10 @@ class UsageError(Exception):
 
 def _known_events() -> set[str]:
     try:
-        from node.logs import EVENTS
+        from node.catalogue import BY_NAME
     except ImportError:  # pragma: no cover (the tool ships with the node)
         return set()
-    return set(EVENTS)
+    return set(BY_NAME)
 
 
 # --- options ---------------------------------------------------------------------------

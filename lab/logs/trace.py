@@ -5,12 +5,17 @@ An update is one origin's version (one UUID). From the nodes' lines about it:
 
 - `movie_changed` at the origin: when it was sent, the movie, the UUID;
 - `update_applied` at every other node: its first arrival, from which `sender`, after how
-  many `hops` (1 = straight from the origin), `delay_ms` after the origin sent it, by `push`
-  or anti-entropy `sync`, with what `ttl` left;
+  many `hops` (1 = straight from the origin), `delay_s` after the origin sent it (`delay_ms`
+  in older logs), by `push` or anti-entropy `sync`, with what `ttl` left;
 - `ttl_drop`: the node applied it with its TTL spent and did not forward it (older logs:
   an `update_applied` with `ttl` 0 says the same);
 - `update_duplicates` (info, tallied per update) or else `message_deduplicated` and
   `stale_message` (debug, one per message): the copies that came after the first.
+
+The lines are turned back into the core's events (`node.catalogue.from_line`) and counted
+into one `Arrival` per node, as a node's own ledger counts them; the tree of who told whom,
+the send time and each node's delay since it are `node.genealogy.update_tree`'s, the same
+builder the observatory uses, with the lines' times as the clock.
 
 Every node that wrote anything at or after the send is expected to have the update. One
 that has not is "superseded" when a newer version of the origin reached it first (it never
@@ -29,6 +34,9 @@ from typing import Any
 from lab.logs.filters import id_matches
 from lab.logs.records import Names, Record, format_time
 from lab.logs.render import Palette
+from node.catalogue import BY_CORE, from_line
+from node.core import Applied, Deduplicated, MovieChanged, Stale
+from node.genealogy import COUNTED, Arrival, sent_at, update_tree
 from node.logs import TALLY_WINDOW_S
 
 __all__ = [
@@ -41,21 +49,14 @@ __all__ = [
     "render_trace",
 ]
 
-#: The events a trace reads.
-TRACE_EVENTS = frozenset(
-    {
-        "movie_changed",
-        "update_applied",
-        "ttl_drop",
-        "update_duplicates",
-        "message_deduplicated",
-        "stale_message",
-    }
-)
+#: The tally line of the copies of an update (`node.logs`).
+_TALLY = "update_duplicates"
+#: The events a trace reads: those an Arrival counts, and the tally.
+TRACE_EVENTS = frozenset({BY_CORE[cls].name for cls in COUNTED} | {_TALLY})
 #: Seconds the logs must go on after an update's last arrival for its trace to be complete:
 #: copies still on their way come in, and each node writes its duplicate tally.
 SETTLE_S = 2 * TALLY_WINDOW_S
-_DUPLICATE_EVENTS = frozenset({"update_duplicates", "message_deduplicated", "stale_message"})
+_DUPLICATE_EVENTS = frozenset({_TALLY, BY_CORE[Deduplicated].name, BY_CORE[Stale].name})
 
 
 class TraceError(Exception):
@@ -72,7 +73,8 @@ class NodeTrace:
     at: float | None = None
     sender: str | None = None
     hops: int | None = None
-    delay_ms: float | None = None
+    #: Seconds from the origin's send to the first arrival.
+    delay_s: float | None = None
     via: str | None = None
     ttl: int | None = None
     ttl_drop: bool = False
@@ -92,7 +94,7 @@ class NodeTrace:
             "arrived_at": _iso(self.at),
             "sender": self.sender,
             "hops": self.hops,
-            "delay_ms": self.delay_ms,
+            "delay_s": self.delay_s,
             "via": self.via,
             "ttl": self.ttl,
             "ttl_drop": self.ttl_drop,
@@ -130,8 +132,8 @@ class Trace:
     @property
     def last(self) -> NodeTrace | None:
         """The node the update reached last (by delay since the send)."""
-        others = [n for n in self.nodes if n.status == "reached" and n.delay_ms is not None]
-        return max(others, key=lambda n: n.delay_ms or 0.0) if others else None
+        others = [n for n in self.nodes if n.status == "reached" and n.delay_s is not None]
+        return max(others, key=lambda n: n.delay_s or 0.0) if others else None
 
     def summary(self) -> dict[str, Any]:
         last = self.last
@@ -142,7 +144,7 @@ class Trace:
         return {
             "nodes_reached": len(self.reached),
             "nodes_expected": len(self.nodes),
-            "time_to_last_ms": last.delay_ms if last else None,
+            "time_to_last_s": last.delay_s if last else None,
             "last_node": last.node if last else None,
             "max_hops": max((n.hops for n in others if n.hops is not None), default=None),
             "messages": first + dups + stale,
@@ -259,90 +261,96 @@ class Collector:
         mine = sorted(
             (r for r in self._by_origin[origin] if r.version == version), key=Record.sort_key
         )
-        nodes: dict[str, NodeTrace] = {}
+        arrivals: dict[str, Arrival] = {}
+        firsts: dict[str, int] = defaultdict(int)  # update_applied lines: restarts make more
         tallied: set[str] = set()
-        uuid = movie = None
-        sent_at: float | None = None
+        uuid = None
         for r in mine:
-            f = r.fields
             uuid = uuid or r.uuid
-            n = nodes.get(r.node)
-            if n is None:
-                n = nodes[r.node] = NodeTrace(r.node, "not reached")
-            if r.event == "movie_changed" and r.node == origin:
-                if n.status != "origin":
-                    n.status, n.at, n.hops, n.delay_ms = "origin", r.t, 0, 0.0
-                    sent_at = r.t
-                    movie = f.get("movie") or movie
-            elif r.event == "update_applied":
-                n.arrivals += 1
-                movie = movie or f.get("movie")
-                if n.status == "not reached":
-                    n.status, n.at = "reached", r.t
-                    n.sender = f.get("sender")
-                    n.hops = _int(f.get("hops"))
-                    n.delay_ms = _float(f.get("delay_ms"))
-                    n.via = f.get("via")
-                    n.ttl = _int(f.get("ttl"))
-                    n.ttl_drop = n.ttl_drop or n.ttl == 0
-            elif r.event == "ttl_drop":
-                n.ttl_drop = True
-            elif r.event == "update_duplicates":
+            a = arrivals.get(r.node)
+            if a is None:
+                a = arrivals[r.node] = Arrival(r.uuid or "", origin, version)
+            event = from_line(r.fields)
+            if isinstance(event, MovieChanged):
+                if a.t is None:
+                    a.observe(r.t, event)
+            elif isinstance(event, Applied):
+                firsts[r.node] += 1
+                if firsts[r.node] == 1:
+                    a.observe(r.t, event)
+                    a.hops, a.ttl = _int(a.hops), _int(a.ttl)
+                    a.ttl_drop = a.ttl_drop or a.ttl == 0  # at info level, the TTL drop
+            elif r.event == _TALLY:
                 if r.node not in tallied:  # the tally replaces any per-message lines
                     tallied.add(r.node)
-                    n.duplicates = n.stale = 0
-                    n.copy_senders = {}
-                n.duplicates += _int(f.get("duplicates")) or 0
-                n.stale += _int(f.get("stale")) or 0
+                    a.dups = a.stale = 0
+                    a.senders = {}
+                f = r.fields
+                a.dups += _int(f.get("duplicates")) or 0
+                a.stale += _int(f.get("stale")) or 0
                 senders = f.get("senders")
                 if isinstance(senders, dict):
                     for who, k in senders.items():
-                        n.copy_senders[who] = n.copy_senders.get(who, 0) + (_int(k) or 0)
-            elif r.event in ("message_deduplicated", "stale_message") and r.node not in tallied:
-                if r.event == "stale_message":
-                    n.stale += 1
-                else:
-                    n.duplicates += 1
-                who = str(f.get("sender") or "?")
-                n.copy_senders[who] = n.copy_senders.get(who, 0) + 1
+                        a.senders[who] = a.senders.get(who, 0) + (_int(k) or 0)
+            elif isinstance(event, Deduplicated | Stale):
+                if r.node not in tallied:
+                    a.copy(str(event.sender or "?"), stale=isinstance(event, Stale))
+            elif event is not None:  # ttl_drop
+                a.observe(r.t, event)
 
-        if sent_at is None:  # the origin's line is not in these logs: work back from a delay
-            sends = [n.at - n.delay_ms / 1000 for n in nodes.values() if n.at and n.delay_ms]
-            sent_at = min(sends) if sends else None
-        if origin not in nodes or nodes[origin].status != "origin":
-            o = nodes.setdefault(origin, NodeTrace(origin, "origin"))
-            o.status, o.at, o.hops = "origin", sent_at, 0
-        for n in nodes.values():
-            if n.status == "reached" and n.delay_ms is None and n.at and sent_at:
-                n.delay_ms = round((n.at - sent_at) * 1000, 2)
+        # Every node that has a line about the update, the origin, and the nodes that were
+        # running at or after the send but have none; with the first newer version of the
+        # origin each applied (it never needed this one).
+        records = {node: a.to_json() for node, a in arrivals.items()}
+        start = sent_at(records)
+        expected = {
+            node
+            for node, last in self._last_line.items()
+            if node in arrivals or start is None or last >= start
+        }
+        expected |= set(arrivals) | {origin}
+        known: dict[str, int | None] = {}
+        for node in sorted(expected):
+            newer = [
+                r
+                for r in self._by_origin[origin]
+                if r.node == node and r.event == "update_applied" and (r.version or 0) > version
+            ]
+            known[node] = min(newer, key=Record.sort_key).version if newer else None
+        # (the logs do not say the fanout; the trace shows no ideal tree)
+        tree = update_tree(records, known, fanout=1)  # None: no node has a first arrival
+        built = tree["nodes"] if tree else {}
+        overtaken = set(tree["overtaken"]) if tree else set()
+        movie = tree["movie"] if tree else None
 
-        # Nodes that were running at or after the send but have no line about the update.
-        for node, last in self._last_line.items():
-            if node not in nodes and (sent_at is None or last >= sent_at):
-                nodes[node] = NodeTrace(node, "not reached")
+        nodes: dict[str, NodeTrace] = {}
+        for node in known:
+            v = built.get(node) or {}
+            a = arrivals.get(node) or Arrival(uuid or "", origin, version)
+            n = nodes[node] = NodeTrace(node, "not reached")
+            n.duplicates, n.stale, n.copy_senders = a.dups, a.stale, dict(a.senders)
+            n.ttl_drop, n.arrivals = a.ttl_drop, firsts.get(node, 0)
+            if node == origin:
+                n.status, n.hops, n.delay_s = "origin", 0, 0.0
+                n.at = a.t if a.t is not None else start
+            elif v.get("t") is not None:
+                n.status, n.at, n.sender, n.hops = "reached", v["t"], v["parent"], v["hops"]
+                n.delay_s = round(v["delay_s"], 6)  # log times are to the microsecond
+                n.via, n.ttl = v["via"], a.ttl
+            elif node in overtaken:
+                n.status, n.superseded_by = "superseded", known[node]
         for n in nodes.values():
             n.last_line_at = self._last_line.get(n.node)
-            if n.status == "not reached":
-                newer = [
-                    r
-                    for r in self._by_origin[origin]
-                    if r.node == n.node
-                    and r.event == "update_applied"
-                    and (r.version or 0) > version
-                ]
-                if newer:
-                    n.status = "superseded"
-                    n.superseded_by = min(newer, key=Record.sort_key).version
 
         rank = {"origin": 0, "reached": 1, "superseded": 2, "not reached": 3}
         ordered = sorted(
             nodes.values(),
             key=lambda n: (rank[n.status], n.at if n.at is not None else float("inf"), n.node),
         )
-        arrivals = [n.at for n in ordered if n.at is not None]
+        times = [n.at for n in ordered if n.at is not None]
         logs_end = max(self._last_line.values(), default=None)
-        after = logs_end - max(arrivals) if arrivals and logs_end is not None else None
-        return Trace(origin, version, uuid, movie, sent_at, ordered, self._duplicates_logged, after)
+        after = logs_end - max(times) if times and logs_end is not None else None
+        return Trace(origin, version, uuid, movie, start, ordered, self._duplicates_logged, after)
 
 
 def _int(v: object) -> int | None:
@@ -361,12 +369,12 @@ def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _ms(ms: float | None) -> str:
-    if ms is None:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
         return "-"
-    if ms >= 1000:
-        return f"{ms / 1000:.2f} s"
-    return f"{ms:.1f} ms"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.1f} ms"
 
 
 # --- text --------------------------------------------------------------------------------
@@ -404,7 +412,7 @@ def render_trace(
                     format_time(n.at) if n.at is not None else "-",
                     "(origin)" if n.status == "origin" else label(n.sender or "?"),
                     str(n.hops) if n.hops is not None else "?",
-                    _ms(n.delay_ms),
+                    _duration(n.delay_s),
                     n.via or "-",
                     str(n.ttl) if n.ttl is not None else "-",
                     str(n.duplicates),
@@ -461,9 +469,9 @@ def render_trace(
 def summary_line(trace: Trace, label: Callable[[str], str] = str) -> str:
     s = trace.summary()
     text = f"reached {s['nodes_reached']}/{s['nodes_expected']} nodes"
-    if s["time_to_last_ms"] is not None:
+    if s["time_to_last_s"] is not None:
         hops = s["max_hops"]
-        text += f" in {_ms(s['time_to_last_ms'])} (last: {label(s['last_node'])}"
+        text += f" in {_duration(s['time_to_last_s'])} (last: {label(s['last_node'])}"
         text += f", {hops} hop{'s' * (hops != 1)} deep)" if hops is not None else ")"
     text += (
         f"; {_n(s['messages'], 'message')} spent: {_n(s['first_arrivals'], 'first arrival')}"
@@ -491,7 +499,7 @@ def _tree(trace: Trace, palette: Palette, label: Callable[[str], str] = str) -> 
         kids = children.get(node, [])
         for i, kid in enumerate(kids):
             last = i == len(kids) - 1
-            detail = f"hop {kid.hops}  {_ms(kid.delay_ms)}  {kid.via or '-'}"
+            detail = f"hop {kid.hops}  {_duration(kid.delay_s)}  {kid.via or '-'}"
             shown = palette.node(kid.node, label(kid.node))
             lines.append(f"{indent}{'└─ ' if last else '├─ '}{shown}  {detail}")
             walk(kid.node, indent + ("   " if last else "│  "))

@@ -23,7 +23,15 @@ from node.core.events import (
     TtlDropped,
     Via,
 )
-from node.core.invariants import Invariants, InvariantViolation, converged, lagging
+from node.core.invariants import (
+    Invariants,
+    InvariantViolation,
+    View,
+    behind,
+    converged,
+    lagging,
+    views_converged,
+)
 from node.core.message import (
     REASONS,
     Envelope,
@@ -90,10 +98,13 @@ __all__ = [
     "Stats",
     "TtlDropped",
     "Via",
+    "View",
+    "behind",
     "converged",
     "envelope_to_wire",
     "lagging",
     "message_to_wire",
     "parse_address",
     "parse_envelope",
+    "views_converged",
 ]

@@ -7,16 +7,42 @@ healed: `converged` says whether every live node knows every live node's newest 
 
 `Invariants.check` raises InvariantViolation; callers add what reproduces the run (the
 simulator prints its seed and step).
+
+"Converged" is decided here once, for everything that asks it (the simulator, the local
+cluster, `lab.watch`, `lab.chaos`, the page's `/cluster`, the Compose lab's tests), by
+`views_converged` over views `{node id: {origin: version}}`, however they were gathered.
+The rule:
+
+- a node's own version is the truth for its origin (the node that has not published yet
+  has nothing to spread); other origins (departed nodes, nodes out of view) are not judged;
+- every judged node must hold every judged node's own version, or a newer one: a view read
+  a moment later than the origin's may already be ahead of it;
+- the judged nodes are `expected` when the caller names them, else every node in `views`;
+  a judged node without a view (`None`: gone, unreachable, not running) is not converged;
+- nothing to judge is not converged: no node agreeing is no agreement.
+`node/static/replay.js` has the JavaScript twin, checked against `tests/golden/converged.json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from node.core.events import Applied, Event, MovieChanged, Outgoing, Send
 from node.core.protocol import GossipNode
 
-__all__ = ["Invariants", "InvariantViolation", "converged", "lagging"]
+__all__ = [
+    "Invariants",
+    "InvariantViolation",
+    "View",
+    "behind",
+    "converged",
+    "lagging",
+    "views_converged",
+]
+
+#: What one node knows: origin -> the newest version it holds.
+View = Mapping[str, int]
 
 
 class InvariantViolation(AssertionError):
@@ -95,24 +121,77 @@ class Invariants:
             _fail(node, f"{held} origins and tombstones > {cfg.max_origins}")
 
 
+def views_converged(
+    views: Mapping[str, View | None], expected: Iterable[str] | None = None
+) -> bool:
+    """THE convergence rule (module docstring): every judged node holds every judged node's
+    own version. `views` maps node id -> its view, or None for a node that did not answer."""
+    judged = list(views) if expected is None else list(expected)
+    return bool(judged) and next(behind(views, judged), None) is None
+
+
+def behind(
+    views: Mapping[str, View | None], expected: Iterable[str] | None = None
+) -> Iterator[str]:
+    """What keeps `views` from having converged, one description at a time, lazily (the
+    first one settles `views_converged`)."""
+    judged = list(views) if expected is None else list(expected)
+    truth: dict[str, int] = {}
+    for node in judged:
+        view = views.get(node)
+        own = None if view is None else view.get(node)
+        if own is not None:
+            truth[node] = own
+    for node in judged:
+        view = views.get(node)
+        if view is None:
+            yield f"{node} is not in view"
+            continue
+        get = view.get
+        for origin, v in truth.items():
+            if origin != node and get(origin, -1) < v:
+                yield f"{node} has {origin} at {get(origin, -1)} < {v}"
+
+
+class _TableView(Mapping[str, int]):
+    """A node's origin table as a `View`, read in place (no copy: the simulator asks at
+    every step). Tombstones count: a version once known is not forgotten by reaping."""
+
+    __slots__ = ("_table", "_version")
+
+    def __init__(self, node: GossipNode) -> None:
+        self._table = node.table
+        self._version = node.table.version
+
+    def get(self, origin: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        version = self._version(origin)
+        return default if version < 0 else version
+
+    def __getitem__(self, origin: str) -> int:
+        version = self._version(origin)
+        if version < 0:
+            raise KeyError(origin)
+        return version
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._table.tombstones(), **self._table.digest()})
+
+    def __len__(self) -> int:
+        return len({**self._table.tombstones(), **self._table.digest()})
+
+
+def _views(nodes: Sequence[GossipNode]) -> dict[str, View | None]:
+    return {n.id: _TableView(n) for n in nodes}
+
+
 def converged(nodes: Sequence[GossipNode]) -> bool:
-    """True when every node knows every node's own current version (nodes given are the live
-    ones; a node that has not published yet has nothing to spread)."""
-    return not lagging(nodes, limit=1)
+    """`views_converged` over these nodes (the live ones: a crashed node is not passed)."""
+    return views_converged(_views(nodes))
 
 
 def lagging(nodes: Sequence[GossipNode], limit: int = 10) -> list[str]:
     """Up to `limit` descriptions of (node, origin) pairs that are behind."""
-    truth = {n.id: n.version for n in nodes if n.movie is not None}
-    behind: list[str] = []
-    for node in nodes:
-        version = node.table.version
-        for origin, v in truth.items():
-            if origin != node.id and version(origin) < v:
-                behind.append(f"{node.id} has {origin} at {version(origin)} < {v}")
-                if len(behind) >= limit:
-                    return behind
-    return behind
+    return list(itertools.islice(behind(_views(nodes)), limit))
 
 
 def _fail(node: GossipNode, what: str) -> None:

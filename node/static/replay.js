@@ -94,6 +94,24 @@ export function parse(text) {
 // Sorts ids with their numbers in order (10.0.0.2 before 10.0.0.10).
 export const byId = (a, b) => a.localeCompare(b, "en", { numeric: true });
 
+// Has the cluster converged? The JavaScript twin of node/core/invariants.py's
+// `views_converged`, checked against tests/golden/converged.json: views are
+// {node: {origin: version}, or null for a node not in view}; the judged nodes are `expected`
+// (else every node of views); each must hold each judged node's own version or a newer one;
+// nothing to judge is not converged.
+export function converged(views, expected) {
+  const judged = expected || Object.keys(views);
+  const truth = [];
+  for (const node of judged) {
+    const view = views[node];
+    if (view && view[node] !== undefined) truth.push([node, view[node]]);
+  }
+  return judged.length > 0 && judged.every((node) => {
+    const view = views[node];
+    return !!view && truth.every(([o, v]) => o === node || (view[o] !== undefined && view[o] >= v));
+  });
+}
+
 // Fraction of (node, origin) pairs where the node knows the newest version any node has.
 export function convergence(states) {
   const newest = {};
@@ -364,8 +382,14 @@ export class Replay {
       }
     }
     const reachable = nodes.filter((x) => x.reachable).length;
+    // as GET /cluster: the nodes running at t are the ones judged
+    const views = {};
+    for (const id of this.ids) {
+      const s = states.get(id);
+      if (s.up) views[id] = Object.fromEntries(Object.entries(s.origins).map(([o, e]) => [o, e.version]));
+    }
     return { replay: true, self: null, now: t, nodes, origins, newest, matrix, reachable,
-      unreachable: nodes.length - reachable, lagging, converged: reachable > 0 && lagging === 0,
+      unreachable: nodes.length - reachable, lagging, converged: converged(views),
       latest: null, updates: [], age_s: 0, elapsed_ms: 0 };
   }
 

@@ -140,7 +140,7 @@ def test_logs_are_json_lines(lab: Lab) -> None:
         assert all({"timestamp", "level", "event", "node", "name"} <= r.keys() for r in records)
         assert all(service in r["name"] for r in records), {r["name"] for r in records}
     applied = lab.events("peer", "update_applied")
-    assert applied and {"origin", "version", "movie", "sender", "delay_ms"} <= applied[0].keys()
+    assert applied and {"origin", "version", "movie", "sender", "delay_s"} <= applied[0].keys()
 
 
 def test_scale_to_five_peers_converges(lab: Lab, prom: Prometheus) -> None:

@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import test from "node:test";
 
-import { applyLine, emptyState, load, parse } from "../../node/static/replay.js";
+import { applyLine, converged, emptyState, load, parse } from "../../node/static/replay.js";
 
 const golden = JSON.parse(readFileSync(new URL("../golden/replay.json", import.meta.url)));
+const verdicts = JSON.parse(readFileSync(new URL("../golden/converged.json", import.meta.url)));
 const text = golden.record.map((line) => JSON.stringify(line)).join("\n");
 
 const close = (a, b, what) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a}, the Python ${b}`);
@@ -103,4 +104,17 @@ test("a line changes one node's state as node/ledger.py's apply_line does", () =
   applyLine(s, { t: 8, node: "a:1", kind: "node_stopped" });
   assert.equal(s.up, false);
   assert.deepEqual(s.origins, {});
+});
+
+test("converged is node/core/invariants.py's views_converged, case for case", () => {
+  assert.ok(verdicts.cases.length > 10);
+  for (const { views, expected, value } of verdicts.cases) {
+    assert.equal(converged(views, expected), value, `converged(${JSON.stringify(views)}, ${JSON.stringify(expected)})`);
+  }
+});
+
+test("the replayed cluster's verdict is the rule's on the nodes running at that time", () => {
+  const rp = load(text, "golden");
+  assert.equal(rp.cluster(golden.mid).converged, false);
+  assert.equal(rp.cluster(rp.t1).converged, true);
 });

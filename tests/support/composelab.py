@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from node.core import views_converged
 from tests.support import waits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,17 +111,20 @@ class Prometheus:
 
 
 def converged_view(prom: Prometheus, nodes: int) -> dict[str, int] | None:
-    """{node id: own version} when Prometheus sees exactly `nodes` nodes and every one of them
-    reports every node's own version in gossip_version_seen; None otherwise."""
+    """{node id: own version} when Prometheus sees exactly `nodes` nodes and they have
+    converged (`node.core.views_converged`: each node's `gossip_own_version` is the truth
+    for its origin, `gossip_version_seen` what each node knows); None otherwise."""
     own = {i: v for (i,), v in prom.values('gossip_own_version{job="gossip"}', "instance").items()}
-    seen = prom.values('gossip_version_seen{job="gossip"}', "instance", "origin")
     if len(own) != nodes:
         return None
-    for node in own:
-        for origin, version in own.items():
-            if seen.get((node, origin)) != version:
-                return None
-    return {node: int(version) for node, version in own.items()}
+    views: dict[str, dict[str, int]] = {node: {} for node in own}
+    seen = prom.values('gossip_version_seen{job="gossip"}', "instance", "origin")
+    for (node, origin), version in seen.items():
+        if node in views:
+            views[node][origin] = int(version)
+    for node, version in own.items():
+        views[node][node] = int(version)
+    return {node: int(version) for node, version in own.items()} if views_converged(views) else None
 
 
 class Lab:

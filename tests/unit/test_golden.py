@@ -1,13 +1,14 @@
 """The golden files the page's JavaScript is tested against (tests/js, `node --test`).
 
-The page computes two things itself: the Serf model's curve (node/static/model.js) and,
-for a replayed record, the merge of the nodes' records into each update's tree
-(node/static/replay.js). Their Python twins are the reference: this module computes their
-figures (`node.spread_model`, `node.genealogy`, `node.ledger` on a seeded simulated run) and
-this test checks that the committed files in tests/golden/ still hold exactly them, so a
-change to the Python that the JS does not follow fails here or in tests/js.
+The page computes three things itself: the Serf model's curve (node/static/model.js) and,
+for a replayed record, the merge of the nodes' records into each update's tree and whether
+the nodes have converged (node/static/replay.js). Their Python twins are the reference:
+this module computes their figures (`node.spread_model`, `node.genealogy`, `node.ledger` on
+a seeded simulated run, `node.core.views_converged`) and this test checks that the committed
+files in tests/golden/ still hold exactly them, so a change to the Python that the JS does
+not follow fails here or in tests/js.
 
-    .venv/bin/python tests/test_golden.py   # rewrites them after a deliberate change
+    .venv/bin/python -m tests.unit.test_golden   # rewrites them after a deliberate change
 """
 
 from __future__ import annotations
@@ -83,7 +84,40 @@ def replay_figures() -> dict[str, Any]:
     }
 
 
-FILES = {"model.json": model_figures, "replay.json": replay_figures}
+def converged_figures() -> dict[str, Any]:
+    """`views_converged` on the cases its rule names, and on the seeded episode's views
+    midway and at the end (node/static/replay.js's `converged` must agree)."""
+    from node.core import views_converged
+
+    cases: list[tuple[dict[str, Any], list[str] | None]] = [
+        ({}, None),  # nothing to judge
+        ({"a": {"a": 5}, "b": {"a": 5}}, None),
+        ({"a": {"a": 5}, "b": {"a": 4}}, None),  # b is behind a's own version
+        ({"a": {"a": 5}, "b": {"a": 6}}, None),  # read later than a: ahead is not behind
+        ({"a": {}, "b": {}}, None),  # nobody has published: nothing to spread
+        ({"a": {"a": 1}, "b": {"a": 1}}, ["a"]),
+        ({"a": {"a": 1, "b": 3}, "b": {"b": 3}}, None),  # b never heard of a
+        ({"a": {"a": 1}, "c": None}, None),  # c did not answer
+        ({"a": {"a": 1}}, ["a", "b"]),  # b is expected and missing
+        ({"a": {"a": 1, "b": 2}, "b": {"a": 1, "b": 2}, "x": {}}, ["a", "b"]),  # x not judged
+        ({"a": {"a": 1, "b": 2}, "b": {"b": 2}, "x": {"x": 7}}, ["a", "b"]),
+        ({"a": {"a": 1, "gone": 9}, "b": {"a": 1, "gone": 3}}, None),  # departed: not judged
+    ]
+    replay = replay_figures()
+    cases += [(replay["versions_mid"], None), (replay["versions_end"], None)]
+    return {
+        "cases": [
+            {"views": views, "expected": expected, "value": views_converged(views, expected)}
+            for views, expected in cases
+        ]
+    }
+
+
+FILES = {
+    "model.json": model_figures,
+    "replay.json": replay_figures,
+    "converged.json": converged_figures,
+}
 
 
 def _close(a: Any, b: Any, path: str = "") -> list[str]:
@@ -132,6 +166,9 @@ def test_the_golden_files_are_not_trivial() -> None:
     assert sum(u["redundant"] for u in updates) > 0
     assert any(u["depth"] > u["ideal_depth"] for u in updates)
     assert replay["versions_mid"] != replay["versions_end"]
+    verdicts = [c["value"] for c in json.loads((GOLDEN / "converged.json").read_text())["cases"]]
+    assert True in verdicts and False in verdicts
+    assert verdicts[-2:] == [False, True]  # the episode: spreading midway, converged at the end
 
 
 if __name__ == "__main__":

@@ -32,8 +32,13 @@ def line(ms: float, node: str, event: str, level: str = "info", **fields: Any) -
     return json.dumps({"node": node, **fields, "event": event, "level": level, "timestamp": stamp})
 
 
-def arrival(ms: float, node: str, sender: str, hops: int, ttl: int, version: int = 100) -> str:
+def arrival(
+    ms: float, node: str, sender: str, hops: int, ttl: int, version: int = 100, old: bool = False
+) -> str:
+    """An update_applied line; `old`: as nodes wrote it before delays were in seconds."""
     uuid = U100 if version == 100 else U101
+    delay_ms = ms - (0 if version == 100 else 500)
+    delay = {"delay_ms": delay_ms} if old else {"delay_s": delay_ms / 1000}
     return line(
         ms,
         node,
@@ -44,7 +49,7 @@ def arrival(ms: float, node: str, sender: str, hops: int, ttl: int, version: int
         sender=sender,
         hops=hops,
         ttl=ttl,
-        delay_ms=ms - (0 if version == 100 else 500),
+        **delay,
         via="push",
         uuid=uuid,
     )
@@ -96,7 +101,7 @@ NODE_LOGS = {
         tally(1007.25, C, 2, 1, {B: 1, D: 2}),
     ],
     D: [
-        arrival(11.0, D, C, 3, 0),
+        arrival(11.0, D, C, 3, 0, old=True),
         line(11.0, D, "ttl_drop", uuid=U100, origin=A, version=100, sender=C),
         line(20.0, D, "peer_state", peer=E, old="alive", new="suspect"),
     ],
@@ -297,7 +302,7 @@ def test_trace_of_an_update_with_duplicates_and_a_ttl_drop(logs: Path) -> None:
     assert (rows[E].status, rows[E].superseded_by) == ("superseded", 101)
     assert rows[F].status == "not reached"
     assert [(rows[x].sender, rows[x].hops) for x in (B, C, D)] == [(A, 1), (B, 2), (C, 3)]
-    assert [rows[x].delay_ms for x in (B, C, D)] == [3.5, 7.25, 11.0]
+    assert [rows[x].delay_s for x in (B, C, D)] == [0.0035, 0.00725, 0.011]
     # the tally counts for the node, replacing its per-message debug lines (B) ...
     assert [(rows[x].duplicates, rows[x].stale) for x in (A, B, C, D)] == [
         (1, 0),
@@ -311,10 +316,29 @@ def test_trace_of_an_update_with_duplicates_and_a_ttl_drop(logs: Path) -> None:
     assert [x for x in rows if rows[x].ttl_drop] == [D]
     s = t.summary()
     assert s["nodes_reached"] == 4 and s["nodes_expected"] == 6
-    assert (s["time_to_last_ms"], s["last_node"], s["max_hops"]) == (11.0, D, 3)
+    assert (s["time_to_last_s"], s["last_node"], s["max_hops"]) == (0.011, D, 3)
     assert (s["first_arrivals"], s["duplicates"], s["stale"]) == (3, 4, 2)
     assert s["messages"] == 9 and s["ttl_drops"] == 1
     assert t.movie == "Alien" and t.uuid == U100
+
+
+def test_without_the_origins_line_the_send_is_worked_back_from_the_delays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The origin's log is missing: the arrivals' delays (in seconds, or in milliseconds in
+    logs written before) say when it sent the update."""
+    log = tmp_path / "two.log"
+    log.write_text(arrival(3.5, B, A, 1, 2) + "\n" + arrival(7.25, C, B, 2, 1, old=True) + "\n")
+    code, out, _ = run(["trace", A, "100", str(log), "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["sent_at"] == "2026-01-02T03:04:05Z"
+    rows = {n["node"]: n for n in doc["nodes"]}
+    assert rows[A]["status"] == "origin" and rows[A]["arrived_at"] == doc["sent_at"]
+    assert [(rows[x]["status"], rows[x]["delay_s"]) for x in (B, C)] == [
+        ("reached", 0.0035),
+        ("reached", 0.00725),
+    ]
 
 
 def test_trace_command_prints_every_node_and_the_summary_last(

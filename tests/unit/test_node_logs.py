@@ -9,10 +9,12 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from node.core import Applied, Deduplicated, MovieChanged, Stale, TtlDropped
-from node.logs import EVENTS, TALLY_MAX_UPDATES, log_event, make_logger
+from node.catalogue import BY_CORE, BY_NAME, CATALOGUE, from_line
+from node.core import Applied, Deduplicated, Event, MovieChanged, Stale, TtlDropped
+from node.core import events as e
+from node.logs import TALLY_MAX_UPDATES, log_event, make_logger
 from tests.support.waits import async_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,13 +157,73 @@ def test_a_ttl_drop_is_the_arrival_line_with_ttl_0_and_no_second_info_line() -> 
 
 
 def test_the_catalogue_matches_the_docs() -> None:
+    """docs/logs.md's table names every event of the catalogue, at its level, and each of
+    the fields its lines carry (`node_started` and `faults_set`: "its settings")."""
     docs = (ROOT / "docs" / "logs.md").read_text()
     table = docs.split("| event | level | meaning |\n", 1)[1].split("\n\n", 1)[0]
     documented: dict[str, str] = {}
-    for row in re.findall(r"^\| (`.+?) \| (\w+) \|", table, re.M):
+    rows: dict[str, str] = {}
+    for row in re.findall(r"^\| (`.+?) \| (\w+) \| (.*) \|$", table, re.M):
         for name in re.findall(r"`(\w+)`", row[0]):
             documented[name] = row[1]
-    assert documented == {name: level for name, (level, _) in EVENTS.items()}
+            rows[name] = row[2]
+    assert documented == {t.name: t.level for t in CATALOGUE}
+    for t in CATALOGUE:
+        if t.name in ("node_started", "faults_set"):
+            assert "settings" in rows[t.name]
+            continue
+        named = set(re.findall(r"`(\w+)`", rows[t.name]))
+        assert set(t.fields) <= named, (t.name, sorted(set(t.fields) - named))
+
+
+def _example(cls: type) -> Event:
+    """One event of each of the core's kinds, every field set."""
+    examples: dict[type, Event] = {
+        MovieChanged: MovieChanged(7, 0, "Alien", None, UUID),
+        Applied: applied(),
+        Deduplicated: Deduplicated(UUID, ORIGIN, 7, ORIGIN),
+        TtlDropped: TtlDropped(UUID, ORIGIN, 7, ORIGIN),
+        Stale: Stale(UUID, ORIGIN, 7, 8, ORIGIN),
+        e.PeerChanged: e.PeerChanged(ORIGIN, "alive", "suspect"),
+        e.Bootstrapped: e.Bootstrapped(ORIGIN, 3),
+        e.BootstrapFailed: e.BootstrapFailed(ORIGIN, 1.5),
+        e.Reaped: e.Reaped(ORIGIN, 7),
+        e.Refused: e.Refused("bad_json", "not JSON", ORIGIN),
+    }
+    return examples[cls]
+
+
+def test_every_core_event_is_in_the_catalogue_with_its_fields() -> None:
+    kinds = set(get_args(Event))
+    assert set(BY_CORE) == kinds
+    for cls, t in BY_CORE.items():
+        assert sorted(t.fields) == sorted(cls._fields), t.name  # type: ignore[attr-defined]
+
+
+def test_each_core_event_is_logged_with_the_catalogues_name_level_and_fields() -> None:
+    """Fields in the catalogue's order, durations in seconds; and read back from the line,
+    the same event (what `lab.logs trace` relies on)."""
+    out = io.StringIO()
+    log = make_logger(NODE, level="debug", stream=out)
+    for cls in BY_CORE:
+        log_event(log, _example(cls))
+    log.flush()
+    got = [r for r in lines(out) if r["event"] != "update_duplicates"]
+    assert [r["event"] for r in got] == [t.name for t in BY_CORE.values()]
+    for cls, r in zip(BY_CORE, got, strict=True):
+        t = BY_NAME[r["event"]]
+        assert r["level"] == t.level
+        assert [k for k in r if k in t.fields] == list(t.fields)
+        assert from_line(r) == _example(cls)
+    (line,) = [r for r in got if r["event"] == "update_applied"]
+    assert line["delay_s"] == 0.0042 and "delay_ms" not in line
+
+
+def test_a_line_written_before_delays_were_in_seconds_still_reads() -> None:
+    old = {"event": "update_applied", "origin": ORIGIN, "version": 7, "movie": "Alien"}
+    old |= {"sender": ORIGIN, "hops": 1, "ttl": 5, "delay_ms": 4.2, "via": "push", "uuid": UUID}
+    event = from_line(old)
+    assert isinstance(event, Applied) and event.delay_s == 0.0042
 
 
 def test_every_event_the_node_logs_is_in_the_catalogue() -> None:
@@ -170,4 +232,4 @@ def test_every_event_the_node_logs_is_in_the_catalogue() -> None:
         text = path.read_text()
         logged |= set(re.findall(r"\blog\.(?:debug|info|warning|error)\(\s*\"(\w+)\"", text))
     assert logged, "found no log calls: the pattern is out of date"
-    assert logged <= set(EVENTS), sorted(logged - set(EVENTS))
+    assert logged <= set(BY_NAME), sorted(logged - set(BY_NAME))
