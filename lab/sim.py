@@ -202,6 +202,10 @@ class Network:
         """Calls fn(node, events) after every step of every node."""
         self._listeners.append(fn)
 
+    def unlisten(self, fn: Callable[[GossipNode, list[Event]], None]) -> None:
+        """Stops calling fn (given to `listen`)."""
+        self._listeners.remove(fn)
+
     # --- faults ----------------------------------------------------------------------
     def crash(self, nid: str) -> None:
         """The node stops at once; its state is gone. Requests to it time out, and replies

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,8 +40,10 @@ from dataclasses import dataclass, fields
 from typing import Any, TextIO
 
 from lab.cli import command
+from lab.glomers import STRATEGIES as STRATEGY_CONFIGS
+from lab.glomers import workload
 from lab.sim import Link, Network, SimulationFailure
-from node.core import Applied, Config, Event, GossipNode
+from node.core import STRATEGIES, Applied, Config, Deduplicated, Event, GossipNode, Stale
 from node.spread_model import karp_rounds, serf_fraction, serf_time, serf_time_to_all
 
 __all__ = ["Experiment", "run", "main"]
@@ -68,6 +71,15 @@ class Experiment:
     #: fraction of the nodes crashed just before the update (they stay in everyone's roster)
     crashed: float = 0.0
     seed: int = 1
+    #: "push" (random) or "tree" (the epidemic broadcast tree, node.core.tree)
+    strategy: str = _NODE.strategy
+    tree_degree: int = _NODE.tree_degree
+    #: the tree's settling time (announcements, anti-entropy); None: 3 link latencies
+    lazy_ms: float | None = None
+    lazy_fanout: int = _NODE.lazy_fanout
+    #: broadcasts from random nodes before the measured one, each until everyone knows it
+    #: (the tree forms from the first ones); None: 3 under the tree, 0 under push
+    warmup_broadcasts: int | None = None
     warmup_periods: float = 1.0
     max_periods: float = 200.0
     check: bool = True
@@ -76,6 +88,16 @@ class Experiment:
     @property
     def period_s(self) -> float:
         return (self.latency_ms if self.period_ms is None else self.period_ms) / 1000
+
+    @property
+    def lazy_s(self) -> float:
+        return (3 * self.latency_ms if self.lazy_ms is None else self.lazy_ms) / 1000 or 1e-3
+
+    @property
+    def warmups(self) -> int:
+        if self.warmup_broadcasts is not None:
+            return self.warmup_broadcasts
+        return 3 if self.strategy == "tree" else 0
 
     @property
     def timeout_s(self) -> float:
@@ -91,6 +113,10 @@ class Experiment:
             sync_s=self.period_s,
             push_interval_s=self.push_interval_ms / 1000,
             resample_s=0,
+            strategy=self.strategy,
+            tree_degree=self.tree_degree,
+            lazy_s=self.lazy_s,
+            lazy_fanout=self.lazy_fanout,
             # the roster is shared and never copied: the caps are for peers learned later
             max_peers=max(_NODE.max_peers, self.nodes),
         )
@@ -119,19 +145,26 @@ def run(x: Experiment, progress: Progress | None = None) -> dict[str, Any]:
     built_s = time.perf_counter() - wall_start
     net.run_for(x.warmup_periods * x.period_s)
     origin = nodes[0]
+    _warm_up(net, x, [n.id for n in nodes[1:]], progress)
     for node in _victims(net, nodes[1:], x.crashed):
         net.crash(node.id)
     live = len(net.nodes)
 
     arrivals: list[float] = []  # virtual time of each first arrival (the origin excluded)
     target = {"uuid": ""}
+    hops = [0]  # the most hops of a first arrival: the last delivery hop (LDH)
+    copies = [0]  # payload copies of the update received: first arrivals and the others
 
     def on(node: GossipNode, events: list[Event]) -> None:
         for e in events:
             if type(e) is Applied and e.uuid == target["uuid"]:
                 arrivals.append(net.now)
+                copies[0] += 1
+                hops[0] = max(hops[0], e.hops)
                 if len(arrivals) == live - 1:
                     net.halt()
+            elif isinstance(e, (Deduplicated, Stale)) and e.uuid == target["uuid"]:
+                copies[0] += 1
 
     net.listen(on)
     sent0, news0 = net.messages, net.news_messages
@@ -167,6 +200,7 @@ def run(x: Experiment, progress: Progress | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "nodes": x.nodes,
         "live_nodes": live,
+        "strategy": x.strategy,
         "fanout": x.fanout,
         "ttl": x.ttl,
         "loss": x.loss,
@@ -185,6 +219,12 @@ def run(x: Experiment, progress: Progress | None = None) -> dict[str, Any]:
         "rounds_to_full": _rounds(t_full, x.latency_ms),
         "messages": messages,
         "messages_per_node": round(messages / x.nodes, 3),
+        # Plumtree's measures: payload copies received per node beyond the one needed
+        # (relative message redundancy), and the hops of the farthest first arrival
+        "payload_copies": copies[0],
+        "rmr": round(copies[0] / (live - 1) - 1, 4) if live > 1 and full else None,
+        "ldh": hops[0],
+        "warmup_broadcasts": x.warmups,
         "messages_by_kind": _delta(net.news_by_kind, news_kinds0),
         "background_messages": messages_total - messages,
         "background_per_node_per_period": round(
@@ -212,6 +252,36 @@ def run(x: Experiment, progress: Progress | None = None) -> dict[str, Any]:
     if x.curve:
         result["curve"] = _curve(times, live, min(x.latency_ms, x.period_s * 1000) / 10_000)
     return result
+
+
+def _warm_up(net: Network, x: Experiment, ids: list[str], progress: Progress | None) -> None:
+    """Broadcasts from random nodes (not the measured update's origin), one at a time,
+    each until every node knows it and one settling time more (prunes and grafts land)."""
+    if not x.warmups:
+        return
+    pick = random.Random(f"warm-up {x.seed}")  # (not the network's: push runs stay as they were)
+    for k in range(x.warmups):
+        nid = pick.choice(ids)
+        known = _Known(net.publish(nid).uuid)
+        net.listen(known)
+        deadline = net.now + x.max_periods * x.period_s
+        while known.nodes < len(net.nodes) and net.now < deadline:
+            net.run_for(x.period_s)
+        net.run_for(x.lazy_s + 2 * x.latency_ms / 1000)
+        net.unlisten(known)
+        if progress is not None:
+            progress(f"warm-up broadcast {k + 1}/{x.warmups}: {known.nodes}/{len(net.nodes)} know")
+
+
+class _Known:
+    """Counts the nodes that know one update (a listener of the network)."""
+
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+        self.nodes = 1  # its origin
+
+    def __call__(self, node: GossipNode, events: list[Event]) -> None:
+        self.nodes += sum(1 for e in events if type(e) is Applied and e.uuid == self.uuid)
 
 
 def _victims(net: Network, candidates: list[GossipNode], fraction: float) -> list[GossipNode]:
@@ -334,6 +404,18 @@ def parser() -> argparse.ArgumentParser:
     )
     a("--crashed", type=_prob, default=0.0, metavar="P", help="share of nodes down at the update")
     a("--seed", type=int, default=d.seed, metavar="N", help="fixes the whole run")
+    a("--strategy", choices=STRATEGIES, default=d.strategy, help="how news is pushed")
+    a("--tree-degree", type=_int(1), default=d.tree_degree, metavar="N", help="tree: first peers")
+    a("--lazy-ms", type=_num(0.001), metavar="MS", help="tree: settling (default: 3 latencies)")
+    a("--lazy-fanout", type=_int(1), default=d.lazy_fanout, metavar="N", help="tree: announced to")
+    a(
+        "--warmup-broadcasts",
+        type=_int(0),
+        metavar="N",
+        help="broadcasts before the measured one (default: 3 under tree, 0 under push)",
+    )
+    a("--workload", choices=("glomers",), help="run a workload instead (see --help's epilog)")
+    a("--partition-s", type=_num(0), default=0.0, metavar="S", help="glomers: cut in two, mid-run")
     a("--warmup-periods", type=_num(0), default=d.warmup_periods, metavar="N", help="before it")
     a("--max-periods", type=_num(1), default=d.max_periods, metavar="N", help="give up after")
     a("--no-check", action="store_true", help="skip the invariant checks at every step")
@@ -345,6 +427,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.workload == "glomers":
+        return _glomers(args)
     # every field of an experiment is the flag of the same name, but --no-check
     flags = {f.name: getattr(args, f.name) for f in fields(Experiment) if f.name != "check"}
     x = Experiment(**flags, check=not args.no_check)
@@ -371,6 +455,49 @@ def main(argv: Sequence[str] | None = None) -> int:
             for t, f in result["curve"]:
                 print(f"  {t:9.4f}  {f:8.4%}", file=sys.stdout)
     return 0 if result["time_to_full_s"] is not None else 1
+
+
+def _glomers(args: argparse.Namespace) -> int:
+    """The Gossip Glomers workload (lab.glomers) with the chosen configuration of
+    --strategy: its figures, and exit status 0 if every update reached every node."""
+    strategy = next(s for s in STRATEGY_CONFIGS if s.strategy == args.strategy)
+    r = workload(strategy, args.seed, check=not args.no_check, partition_s=args.partition_s)
+    delays = r["delays_s"]
+    out = {
+        "workload": "glomers",
+        "strategy": args.strategy,
+        "configuration": strategy.what,
+        "seed": args.seed,
+        "nodes": r["nodes"],
+        "updates": r["updates"],
+        "partition_s": args.partition_s,
+        "msgs_per_update": r["msgs_per_update"],
+        "median_ms": _ms(r["median_s"]),
+        "p99_ms": _ms(r["p99_s"]),
+        "max_ms": _ms(r["max_s"]),
+        "delivered_ratio": round(len(delays) / r["updates"], 6),
+        "messages": r["messages"],
+        "messages_by_kind": r["by_kind"],
+        "wall_seconds": r["wall_s"],
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"Gossip Glomers workload, {out['nodes']} nodes, {args.strategy} "
+            f"({strategy.what}), seed {args.seed}"
+            + (f", cut in two for {args.partition_s:g} s mid-run" if args.partition_s else "")
+        )
+        print(
+            f"{out['msgs_per_update']} msgs/update; an update reached every node in median "
+            f"{out['median_ms']} ms, p99 {out['p99_ms']} ms, max {out['max_ms']} ms; "
+            f"{out['delivered_ratio']:.2%} of the updates reached every node"
+        )
+    return 0 if len(delays) == r["updates"] else 1
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 class _Progress:

@@ -29,13 +29,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from lab.logs.filters import id_matches
 from lab.logs.records import Names, Record, format_time
 from lab.logs.render import Palette
 from node.catalogue import BY_CORE, from_line
-from node.core import Applied, Deduplicated, MovieChanged, Stale
+from node.core import Applied, Deduplicated, MovieChanged, Stale, Via
 from node.genealogy import COUNTED, Arrival, sent_at, update_tree
 from node.logs import TALLY_WINDOW_S
 
@@ -154,7 +154,7 @@ class Trace:
             "ttl_drops": sum(n.ttl_drop for n in self.nodes),
             "via": {
                 via: sum(1 for n in others if n.via == via and n.status == "reached")
-                for via in ("push", "sync")
+                for via in get_args(Via)
             },
             "duplicates_logged": self.duplicates_logged,
             "settled": self.settled,

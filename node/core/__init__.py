@@ -2,7 +2,7 @@
 random source. Imports nothing that does I/O (no asyncio, aiohttp, prometheus_client or
 structlog): the aiohttp node, the simulator and the tests all drive this same code."""
 
-from node.core.config import MAX_VERSION, VERSION_TICKS_PER_S, Config, ConfigError
+from node.core.config import MAX_VERSION, STRATEGIES, VERSION_TICKS_PER_S, Config, ConfigError
 from node.core.driver import Driver
 from node.core.events import (
     Applied,
@@ -63,6 +63,7 @@ __all__ = [
     "MAX_VERSION",
     "PEER_REFUSALS",
     "REASONS",
+    "STRATEGIES",
     "SUSPECT",
     "VERSION_TICKS_PER_S",
     "Applied",

@@ -71,7 +71,7 @@ def broadcast(net: Network, nid: str, seconds: float = 3.0) -> Counter[str]:
     net.listen(on)
     box.append(net.publish(nid))
     net.run_for(seconds)
-    net._listeners.remove(on)
+    net.unlisten(on)
     return got
 
 
