@@ -44,12 +44,13 @@ export function median(xs) {
   return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
 }
 
-// The median seconds per hop of pushed first arrivals: the model's round length.
+// The median seconds per hop of pushed first arrivals (at random or by the tree): the model's
+// round length.
 export function hopPeriod(updates) {
   const perHop = [];
   for (const u of updates) {
     for (const v of Object.values(u.nodes)) {
-      if (v.via === "push" && v.hops && v.delay_s !== null && v.delay_s >= 0) perHop.push(v.delay_s / v.hops);
+      if ((v.via === "push" || v.via === "tree") && v.hops && v.delay_s !== null && v.delay_s >= 0) perHop.push(v.delay_s / v.hops);
     }
   }
   return median(perHop);

@@ -23,11 +23,17 @@ export function renderGenealogy(v) {
   title.textContent = `${nameOf(u.origin)} picked ${quote(u.movie)} (${counterOf(v, u.origin, u.version)}) at ${fmtClock(u.sent_at)}: ` +
     (u.pending.length ? `${u.reached} of ${u.of} nodes have it so far.` : `all ${u.reached} nodes have it${u.spread_s !== null ? `, the last after ${fmtDelay(u.spread_s)}` : ""}.`);
   const ttlDrops = Object.values(u.nodes).filter((x) => x.ttl_drop).length;
+  const ways = new Map();  // how the first arrivals came: by the tree, lazy repair, anti-entropy...
+  for (const [id, rec] of Object.entries(u.nodes)) {
+    if (rec.t !== null && id !== u.origin && rec.via) ways.set(rec.via, (ways.get(rec.via) || 0) + 1);
+  }
   cost.replaceChildren(
     fact("Messages", `${u.copies}`, `ideal ${u.ideal_copies}: each node told once`, u.copies > u.ideal_copies ? "over" : "ok"),
     fact("Redundant copies", `${u.redundant}`, "duplicates and stale copies", u.redundant ? "over" : "ok"),
     fact("Depth", `${u.depth} ${u.depth === 1 ? "hop" : "hops"}`, `ideal ${u.ideal_depth} with fanout ${v.model.fanout}`, u.depth > u.ideal_depth ? "over" : "ok"),
-    fact("TTL drops", `${ttlDrops}`, "applied, not forwarded", ttlDrops ? "over" : "ok"));
+    fact("TTL drops", `${ttlDrops}`, "applied, not forwarded", ttlDrops ? "over" : "ok"),
+    fact("First arrivals", [...ways].map(([via, k]) => `${k} ${HOW[via] || via}`).join(" · ") || "none yet",
+      "how each node first got it", "ok"));
   // children by parent, each sorted by arrival
   const kids = new Map();
   for (const [id, rec] of Object.entries(u.nodes)) {
@@ -47,13 +53,14 @@ export function renderGenealogy(v) {
       ? ` (from ${Object.entries(rec.senders).map(([x, k]) => `${label(x)}${k > 1 ? ` ×${k}` : ""}`).join(", ")})` : "";
     const what = isOrigin
       ? `origin · sent ${fmtClock(u.sent_at)}`
-      : `+${fmtDelay(rec.delay_s)} · hop ${rec.hops} · ${rec.via} from ${label(rec.parent)}`;
+      : `+${fmtDelay(rec.delay_s)} · hop ${rec.hops} · ${HOW[rec.via] || rec.via} from ${label(rec.parent)}`;
     const extra = [copies ? `${plural(copies, "redundant copy", "redundant copies")}${from}` : "no redundant copy"];
     if (rec && rec.ttl_drop) extra.push("TTL spent: not forwarded");
     const btn = h("button", { type: "button", class: "linkish id", text: label(id), title: `inspect ${id}` });
     btn.addEventListener("click", () => inspect(id));
     const li = h("li", { "data-node": id, "data-parent": isOrigin ? "" : rec.parent, "data-hops": isOrigin ? 0 : rec.hops,
-      "data-t": rec ? rec.t : "", "data-delay": rec ? rec.delay_s : "", "aria-level": depth + 1 },
+      "data-t": rec ? rec.t : "", "data-delay": rec ? rec.delay_s : "", "data-via": isOrigin || !rec ? "" : rec.via ?? "",
+      "aria-level": depth + 1 },
     h("span", { class: "gen-node" }, h("span", { class: "swatch", style: `background:${colourOf(u.movie)}`, "aria-hidden": "true" }), btn,
       h("span", { class: "gen-what", text: what }), h("span", { class: "gen-extra", text: extra.join(" · ") })));
     const children = (kids.get(id) || []).filter((c) => !drawn.has(c));
@@ -72,6 +79,9 @@ export function renderGenealogy(v) {
   if (u.overtaken.length) words.push(`Overtaken (a newer version arrived first, so this one was never applied): ${u.overtaken.map(label).join(", ")}.`);
   rest.textContent = words.join(" ");
 }
+// How news first reached a node (the core's Via): words for the page.
+const HOW = { tree: "by the tree", lazy: "by lazy repair", sync: "by anti-entropy", push: "by random push" };
+
 function fact(name, value, why, kind) {
   return h("div", { class: `fact ${kind}` }, h("dt", { text: name }), h("dd", {}, value, h("span", { class: "why", text: why })));
 }
