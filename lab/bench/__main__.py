@@ -64,12 +64,19 @@ def _memory(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Re
     return memory.run_benchmark(quick, out, say)
 
 
+def _tree(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import tree
+
+    return tree.run_benchmark(quick, out, jobs, say)
+
+
 BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]] = {
     "convergence": _convergence,
     "glomers": _glomers,
     "processes": _processes,
     "throughput": _throughput,
     "memory": _memory,
+    "tree": _tree,
 }
 
 
@@ -77,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = command(
         "lab.bench",
         "Run Gossip Lab's benchmarks: convergence against size and the Gossip "
-        "Glomers workload (simulated), real processes, one node's throughput, memory. "
+        "Glomers workload (simulated), real processes, one node's throughput, memory, the "
+        "broadcast tree against random push (simulated). "
         "Needs the bench extra: pip install 'gossip-lab[bench]'.",
     )
     p.add_argument("--quick", action="store_true", help="a CI smoke run (a couple of minutes)")

@@ -520,7 +520,7 @@ class GossipNode:
         self.next_announce_at = now + self.config.lazy_s
         if not ihave:
             return
-        for peer in self.tree.announce_to(self.peers, self.rng, ()):
+        for peer in self.tree.announce_to(self.peers, self.rng):
             self.stats.requests_sent += 1
             self._outbox.append(Send(peer, Envelope(sender=self.id, ihave=ihave), "announce"))
 
@@ -650,12 +650,8 @@ class GossipNode:
     def _note(self, change: Transition | None) -> None:
         if change is not None:
             self._events.append(PeerChanged(change.peer, change.old, change.new))
-            tree = self.tree
-            if tree is not None:
-                if change.new not in (ALIVE, SUSPECT):
-                    tree.forget(change.peer)  # dead or gone: no tree link
-                elif change.old not in (ALIVE, SUSPECT) and change.peer not in tree.eager:
-                    tree.lazy[change.peer] = None  # (back, or new): hears announcements
+            if self.tree is not None and change.new not in (ALIVE, SUSPECT):
+                self.tree.forget(change.peer)  # dead or gone: no tree link
 
     def _resamples(self) -> bool:
         return self.config.resample_s > 0 and bool(self.movies)

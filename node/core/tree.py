@@ -12,10 +12,11 @@ Owns the two sets and the rules that move a peer between them; the protocol
   the first broadcasts only a spanning tree is left eager (N - 1 links).
 - A node that applies news for the first time by a tree push or a graft keeps that sender
   eager: the link that delivered first is the tree's.
-- Lazy peers are told what is new (`ihave`, a digest of the news applied since the last
-  announcement) every `lazy_s`. A lazy peer that lacks it answers with `want`; the announcer
-  sends the news ("graft") and both ends make the link eager again: the tree repairs
-  itself around a lost message or a dead node.
+- Lazy peers (every member that is not eager: the membership is the overlay) are told
+  what is new (`ihave`, a digest of the settled news) every `lazy_s`, a few at random each
+  time. A lazy peer that lacks it answers with `want`; the announcer sends the news
+  ("graft") and both ends make the link eager: the tree repairs itself around a lost
+  message or a dead node.
 - A peer that is dead, reaped or forgotten leaves both sets. A node whose eager peers are
   all gone starts again from `degree` random members.
 """
@@ -23,7 +24,6 @@ Owns the two sets and the rules that move a peer between them; the protocol
 from __future__ import annotations
 
 import random
-from collections.abc import Collection
 
 from node.core.peers import PeerSet
 
@@ -41,9 +41,10 @@ class Tree:
         # one process to the next, and a simulation must be a function of its seed alone.
         #: Peers that get every news at once.
         self.eager: dict[str, None] = {}
-        #: Peers that get announcements (`ihave`) of what is new.
+        #: Peers whose link was pruned (or dropped): not drawn again as first eager peers.
+        #: Every member that is not eager hears announcements (`announce_to`).
         self.lazy: dict[str, None] = {}
-        #: At most this many lazy peers are announced to at a time (a random choice).
+        #: This many lazy peers are announced to at a time (a random choice).
         self.lazy_cap = lazy_cap
         #: Whether this node drew its random eager peers (see `eager_peers`).
         self.filled = False
@@ -63,16 +64,10 @@ class Tree:
             self.filled = bool(chosen)  # (a node that knows nobody yet draws next time)
         return live
 
-    def announce_to(
-        self, peers: PeerSet, rng: random.Random, exclude: Collection[str]
-    ) -> list[str]:
-        """The lazy peers to announce news to: live ones, at most `lazy_cap` at random."""
-        lazy = [
-            p for p in self.lazy if p not in exclude and p in peers and peers.state(p) != "dead"
-        ]
-        if len(lazy) > self.lazy_cap:
-            lazy = rng.sample(lazy, self.lazy_cap)
-        return lazy
+    def announce_to(self, peers: PeerSet, rng: random.Random) -> list[str]:
+        """Whom to announce news to: `lazy_cap` random live members that are not eager
+        (every member is a lazy peer: the membership is the overlay)."""
+        return peers.choose(rng, self.lazy_cap, self.eager)
 
     def graft(self, peer: str) -> None:
         """The link to `peer` carries news at once again."""
