@@ -300,8 +300,10 @@ class GossipNode:
                 self.peers.refuse("wrong_id")
                 self.on_failure(now, request)
             return
-        if reply.prune and self.tree is not None and request.kind == "push":
-            self.tree.prune(peer)
+        if self.tree is not None and request.kind == "push":
+            self.tree.pushed(ok=True)
+            if reply.prune:
+                self.tree.prune(peer)
         if peer in self.peers:
             self._note(self.peers.ok(peer, now))
         elif claimed == peer:  # a candidate (or an id we dialled) answered itself: a member
@@ -377,8 +379,10 @@ class GossipNode:
                 request.to, now, cfg.dead_after_failures, cfg.dead_after_s, cfg.dead_retry_s
             )
         )
-        if self.tree is not None and request.kind == "push" and request.to in self.tree.eager:
-            self._tree_link_failed(request)
+        if self.tree is not None and request.kind == "push":
+            self.tree.pushed(ok=False)
+            if request.to in self.tree.eager:
+                self._tree_link_failed(request)
 
     # --- outputs ---------------------------------------------------------------------
     def collect(self) -> Ready:
@@ -531,7 +535,8 @@ class GossipNode:
         without that mark, so that a peer that has it already does not prune the link."""
         assert self.tree is not None
         table = self.table
-        for peer in self.tree.eager_peers(self.peers, self.rng):
+        eager = self.tree.eager_peers(self.peers, self.rng)
+        for peer in eager:
             mine: list[Message] = []
             tree = False
             for (m, sender), copy in zip(chunk, out, strict=True):
@@ -542,21 +547,20 @@ class GossipNode:
                         tree = entry is None or entry.via in ("tree", "local")
             if mine:
                 self._send(peer, mine, "push", forwarded=True, route="tree" if tree else None)
+        # where pushes get lost, the tree alone loses whole subtrees: as many more random
+        # peers as the loss calls for get the news too, off the tree (no route)
+        extra = self.tree.extra_pushes(self.config.fanout, self.rng)
+        if extra:
+            knowers = {p for m, sender in chunk for p in (m.origin, sender) if p is not None}
+            for peer in self.peers.choose(self.rng, extra, [*eager, *knowers]):
+                self._send(peer, out, "push", forwarded=True)
 
     def _tree_link_failed(self, request: Send) -> None:
-        """A push along a tree link failed: the link leaves the tree at once (it stays
-        lazy, so announcements reach the peer, which grafts it back once it answers), and
-        the news it carried goes out again along the links that are left (a node that has
-        none left draws new ones)."""
+        """A push along a tree link failed: the link leaves the tree at once. It stays lazy,
+        so announcements reach the peer, which grafts it back once it answers; what it
+        missed, it gets by announcement or anti-entropy like any node cut off."""
         assert self.tree is not None
-        self.tree.drop(request.to)
-        table = self.table
-        for m in request.envelope.messages:
-            entry = table.get(m.origin)
-            if entry is not None and entry.message.uuid == m.uuid:  # (not superseded since)
-                self._pending.append((entry.message, entry.sender))
-        if self._pending and self.config.push_interval_s == 0:
-            self._flush_push()
+        self.tree.prune(request.to)
 
     def _settled_by(self, now: float) -> float | None:
         """Under the tree, anti-entropy trades only news learned `lazy_s` ago or earlier:

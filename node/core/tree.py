@@ -17,8 +17,9 @@ Owns the two sets and the rules that move a peer between them; the protocol
   time. A lazy peer that lacks it answers with `want`; the announcer sends the news
   ("graft") and both ends make the link eager: the tree repairs itself around a lost
   message or a dead node.
-- A peer that is dead, reaped or forgotten leaves both sets. A node whose eager peers are
-  all gone starts again from `degree` random members.
+- A push that fails takes its link out of the tree (lazy: announcements still reach the
+  peer, which grafts it back once it answers); a peer that is dead, reaped or forgotten
+  leaves both sets. A node left with no eager peer draws one random member.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from node.core.peers import PeerSet
 
 __all__ = ["Tree"]
 
+#: How much the latest push outcome moves the smoothed failure ratio.
+LOSS_WEIGHT = 0.1
+
 
 class Tree:
     """The eager and lazy peers of one node."""
 
-    __slots__ = ("degree", "eager", "filled", "lazy", "lazy_cap")
+    __slots__ = ("degree", "eager", "failing", "filled", "lazy", "lazy_cap")
 
     def __init__(self, degree: int, lazy_cap: int) -> None:
         self.degree = degree
@@ -46,28 +50,45 @@ class Tree:
         self.lazy: dict[str, None] = {}
         #: This many lazy peers are announced to at a time (a random choice).
         self.lazy_cap = lazy_cap
-        #: Whether this node drew its random eager peers (see `eager_peers`).
+        #: The share of this node's pushes that fail, smoothed (see `extra_pushes`).
+        self.failing = 0.0
+        #: Whether this node drew its first random eager peers (see `eager_peers`).
         self.filled = False
 
     def eager_peers(self, peers: PeerSet, rng: random.Random) -> list[str]:
         """The live eager peers. At its first push a node draws `degree` random live
         members besides the peers that pushed to it already or were pruned (Plumtree's
-        overlay view), and again when its tree links all died. Links pruned away are not
-        replaced: a node whose every link was redundant is a leaf, and hears of news from
-        the nodes that keep it eager, or by announcement."""
+        overlay view). Links pruned away are not replaced: a node whose every link was
+        redundant is a leaf, and hears of news from the nodes that keep it eager, or by
+        announcement. A node whose tree links all died or failed draws one random member
+        (not `degree`: under heavy loss, a flood at every failure would feed on itself)."""
         live = [p for p in self.eager if p in peers and peers.state(p) != "dead"]
-        if not self.filled:
-            chosen = peers.choose(rng, self.degree, [*live, *self.lazy])
+        if not self.filled or not live:
+            chosen = peers.choose(rng, self.degree if not self.filled else 1, [*live, *self.lazy])
+            if not chosen and self.filled:  # (every other member is lazy: take one of them)
+                chosen = peers.choose(rng, 1)
             for peer in chosen:
                 self.graft(peer)
             live += chosen
-            self.filled = bool(chosen)  # (a node that knows nobody yet draws next time)
+            self.filled = self.filled or bool(chosen)  # (knowing nobody yet: next time)
         return live
 
     def announce_to(self, peers: PeerSet, rng: random.Random) -> list[str]:
         """Whom to announce news to: `lazy_cap` random live members that are not eager
         (every member is a lazy peer: the membership is the overlay)."""
         return peers.choose(rng, self.lazy_cap, self.eager)
+
+    def pushed(self, ok: bool) -> None:
+        """A push (tree or extra) succeeded or failed: the failure ratio, smoothed."""
+        self.failing += LOSS_WEIGHT * ((0.0 if ok else 1.0) - self.failing)
+
+    def extra_pushes(self, fanout: int, rng: random.Random) -> int:
+        """How many random peers besides the tree get each news: none while pushes go
+        through; as pushes fail, up to `fanout` (random push's redundancy), in proportion:
+        2 x the failure ratio x fanout on average."""
+        want = min(float(fanout), 2 * self.failing * fanout)
+        whole = int(want)
+        return whole + (rng.random() < want - whole) if want > 0.01 else 0
 
     def graft(self, peer: str) -> None:
         """The link to `peer` carries news at once again."""
@@ -79,17 +100,7 @@ class Tree:
         self.eager.pop(peer, None)
         self.lazy[peer] = None
 
-    def drop(self, peer: str) -> None:
-        """A push to `peer` failed: the link leaves the tree (announcements only), and a
-        node left with no eager peer draws new ones."""
-        self.prune(peer)
-        if not self.eager:
-            self.filled = False
-
     def forget(self, peer: str) -> None:
-        """`peer` is dead or gone. A node left with no eager peer draws new ones."""
-        was_eager = peer in self.eager
+        """`peer` is dead or gone."""
         self.eager.pop(peer, None)
         self.lazy.pop(peer, None)
-        if was_eager and not self.eager:
-            self.filled = False
