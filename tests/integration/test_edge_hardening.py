@@ -145,6 +145,33 @@ async def test_keys_rotate_live_through_the_admin_api(aiohttp_client: Any, tmp_p
     assert r.status == 400
 
 
+# --- one reader for every JSON body -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/gossip/"),
+        ("POST", "/favourite"),
+        ("PUT", "/admin/faults"),
+        ("PUT", "/admin/keys"),
+        ("POST", "/observatory/faults"),
+    ],
+)
+async def test_every_json_body_is_read_by_the_same_strict_reader(
+    aiohttp_client: Any, tmp_path: Any, method: str, path: str
+) -> None:
+    c = await make(aiohttp_client, tmp_path, {"GOSSIP_ADMIN_TOKEN": TOKEN})
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    for body, status, reason in (
+        (b"[]", 400, "not_object"),
+        (b'{"drop": NaN}', 400, "malformed_json"),
+        (b"{not json", 400, "malformed_json"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "too_deep"),
+        (b'{"x": "' + b"a" * (2 << 20) + b'"}', 413, "body_too_large"),
+    ):
+        r = await c.request(method, path, data=body, headers=auth)
+        assert (r.status, (await r.json())["reason"]) == (status, reason), (path, body[:20])
+
+
 # --- floods ------------------------------------------------------------------------------
 async def test_a_flood_gets_429_with_retry_after_and_others_still_get_through(
     aiohttp_client: Any, tmp_path: Any
