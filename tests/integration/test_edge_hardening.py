@@ -199,6 +199,13 @@ def test_the_rate_limiter_refills_and_forgets_old_clients() -> None:
     assert len(limiter) == 3
 
 
+def test_the_global_bucket_is_global_factor_times_a_clients() -> None:
+    limiter = RateLimiter(10, burst=10, global_factor=2)
+    # long after the start the global bucket holds its burst, 2 x 10, and no more
+    allowed = [limiter.allow(f"client-{i}", 100.0) == 0 for i in range(30)]
+    assert allowed == [True] * 20 + [False] * 10
+
+
 # --- faults ------------------------------------------------------------------------------
 async def test_admin_endpoints_are_off_without_a_token(aiohttp_client: Any, tmp_path: Any) -> None:
     c = await make(aiohttp_client, tmp_path, {})
