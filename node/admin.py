@@ -67,14 +67,7 @@ def setup_admin(app: web.Application, rt: Runtime) -> None:
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise Refusal(400, "bad_payload", 'expected {"keys": ["...", ...]}')
         try:
-            ring = (
-                Keyring(
-                    [k.encode() for k in keys],
-                    rt.settings.keys.window_s if rt.settings.keys else 30.0,
-                )
-                if keys
-                else None
-            )
+            ring = Keyring([k.encode() for k in keys], rt.settings.auth_window_s) if keys else None
         except ValueError as e:
             raise Refusal(400, "bad_payload", str(e)) from None
         rt.keys = ring  # the edge and the transport read it from here
