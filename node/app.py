@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.admin import setup_admin
 from node.codec import listing_to_wire
-from node.edge import EDGE, refusals
+from node.edge import EDGE, edge_middleware
 from node.errors import Refusal
 from node.logs import make_logger
 from node.observatory import setup_observatory
@@ -51,7 +51,7 @@ def create_app(
         settings.advertise, settings.log_format, settings.log_level, name=settings.name
     )
     rt = Runtime(settings, movies, clock, log)
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[refusals])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])
     app[RUNTIME] = rt
     app[EDGE] = rt.edge
     setup_admin(app, rt)

@@ -4,10 +4,10 @@ Owns the incoming side of the shell: flood control (`node.guard`), the body read
 size and a time limit, strict decoding (`node.codec`) into one JSON object
 (`read_json_object`, used by every endpoint that takes a body), the admin token, the check
 of a request's signature and the signing of the reply, the partition check of the fault
-layer on incoming gossip, and refusals: a `Refusal` (node.errors) or an aiohttp error
-becomes a JSON `{"error", "reason"}` with a 4xx that says whose fault it was, counted
-(`refusals`, the app's middleware, which also signs the replies marked for it on their way
-out).
+layer on incoming gossip, and refusals. `edge_middleware`, the app's one middleware, turns
+a `Refusal` (node.errors) or an aiohttp error into a JSON `{"error", "reason"}` with a 4xx
+that says whose fault it was, counted, and signs the replies marked `SIGN_WITH` on their
+way out.
 
 A received message takes one path, in one direction: the handler (`node.app.gossip`) calls
 `Edge.gossip`, which admits, reads, verifies, decodes and hands the core a typed `Envelope`
@@ -38,7 +38,7 @@ from node.faults import FaultLayer
 from node.guard import RateLimiter
 from node.settings import Settings
 
-__all__ = ["EDGE", "SIGN_WITH", "Edge", "refusals"]
+__all__ = ["EDGE", "SIGN_WITH", "Edge", "edge_middleware"]
 
 #: Set on a reply that must leave signed: the keyring its request was verified with.
 SIGN_WITH = web.ResponseKey("sign_with", Keyring)
@@ -183,7 +183,7 @@ def _same_origin(request: web.Request) -> None:
 
 
 @web.middleware
-async def refusals(
+async def edge_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Every error is JSON {"error": ...} with a 4xx that says whose fault it was, counted;
