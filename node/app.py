@@ -1,13 +1,15 @@
-"""The aiohttp shell around one gossip core: endpoints, timers, and the wiring between them.
+"""The aiohttp shell around one gossip core: its endpoints, and `create_app`, which builds it.
 
-Owns I/O for one node: it guards the door (flood control, body size, read time, JSON depth,
-signatures when keys are set), decodes requests, hands them to the core, and turns what the
-core produces into replies, outgoing HTTP (`Transport`), log lines (`node.logs`) and metrics
-(`node.metrics`). Handlers are a few lines each: decode, call the
-core, pump, respond. It holds no protocol logic; a rule about gossip belongs in `node.core`.
-The wiring it hands every handler (`Runtime`: the core, transport, metrics, `pump`, the
-timer loop) is `node.runtime`, which the page (`node.ui`), the observatory and the admin
-endpoints share without importing this module.
+Owns the routes of one node and their handlers, a few lines each: the edge (`node.edge`)
+admits, reads, verifies and decodes a request and refuses what it must; the core is called
+through the runtime's driver; the answer goes back as JSON. It holds no protocol logic (a
+rule about gossip belongs in `node.core`) and no checks of its own (those are the edge's).
+The wiring every handler reaches (`Runtime`: the core, its driver, the edge, the transport,
+the keys and the fault layer, the timer loop) is `node.runtime`, which the page (`node.ui`),
+the observatory and the admin endpoints share without importing this module.
+
+A received message: `gossip` -> `Edge.gossip` (node.edge) -> `Driver.receive` (node.core)
+-> `Runtime._on_ready` -> `Transport.send`; the answer leaves signed by the edge.
 
 `create_app(settings)` builds everything for one node (no globals: tests run several nodes
 in one process); background work runs in `cleanup_ctx`, so it stops with the app.
@@ -17,21 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from node.admin import setup_admin
-from node.core import InvalidMessage, envelope_to_wire, parse_envelope
+from node.codec import listing_to_wire
+from node.edge import EDGE, edge_middleware
 from node.errors import Refusal
 from node.logs import make_logger
 from node.observatory import setup_observatory
 from node.runtime import RUNTIME, Clock, Runtime
 from node.settings import Settings, load_movies
-from node.transport import SENDER_HEADER, decode_json, listing_to_wire
 from node.ui import setup_ui
 
 __all__ = ["create_app"]
@@ -50,8 +51,9 @@ def create_app(
         settings.advertise, settings.log_format, settings.log_level, name=settings.name
     )
     rt = Runtime(settings, movies, clock, log)
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[_json_errors])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])
     app[RUNTIME] = rt
+    app[EDGE] = rt.edge
     setup_admin(app, rt)
     setup_ui(app, rt)  # the page: GET /, /events, /cluster, /proxy/... (node.ui)
     setup_observatory(app, rt)  # /record, /observatory/... (node.observatory)
@@ -99,28 +101,14 @@ async def _on_shutdown(app: web.Application) -> None:
 
 # --- handlers ------------------------------------------------------------------------
 async def gossip(request: web.Request) -> web.Response:
-    rt = request.app[RUNTIME]
-    client = f"{request.remote}|{request.headers.get(SENDER_HEADER, '')[:64]}"
-    wait = rt.limiter.allow(client, rt.clock())
-    if wait:
-        retry = str(max(1, round(wait + 0.5)))
-        raise Refusal(429, "rate_limited", "too many requests", headers={"Retry-After": retry})
-    raw = await _read_body(request)
-    verified = rt.check_signature(request, raw)
-    try:
-        envelope = parse_envelope(_decode(raw), rt.node.config)
-    except InvalidMessage as e:
-        raise Refusal(400, e.reason, e.detail) from None
-    if rt.transport.faults.blocks_incoming(envelope.sender):
-        raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
-    reply = rt.driver.receive(rt.clock(), envelope, verified=verified)
-    return rt.reply(envelope_to_wire(reply))
+    """POST /gossip/: the edge takes the exchange from here to the core and back."""
+    edge = request.app[EDGE]
+    return await edge.gossip(request)
 
 
 async def peers(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
-    rt.check_signature(request, b"")
-    return rt.reply(listing_to_wire(rt.node.peer_listing()))
+    return rt.edge.answer(request, listing_to_wire(rt.node.peer_listing()))
 
 
 async def state(request: web.Request) -> web.Response:
@@ -146,74 +134,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def favourite(request: web.Request) -> web.Response:
     """POST /favourite: pick a new favourite now ({"movie": title} to choose it)."""
     rt = request.app[RUNTIME]
-    if not rt.authorized(request):
-        raise Refusal(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <token>'")
+    rt.edge.authorize(request)
     movie = None
     if request.can_read_body:
-        body = _decode(await _read_body(request))
-        if not isinstance(body, dict):
-            raise Refusal(400, "not_object", "the body must be a JSON object")
-        movie = body.get("movie")
+        movie = (await rt.edge.read_json_object(request)).get("movie")
         if movie is not None and (not isinstance(movie, str) or movie not in rt.node.movies):
             raise Refusal(400, "bad_payload", "movie must be one of the node's movies")
     message = rt.driver.publish(rt.clock(), movie)
     return web.json_response(
         {"id": rt.node.id, "movie": message.movie, "version": message.version, "uuid": message.uuid}
     )
-
-
-# --- helpers -------------------------------------------------------------------------
-async def _read_body(request: web.Request) -> bytes:
-    """The body, within the size limit and the time limit (a slow sender is cut off)."""
-    settings = request.app[RUNTIME].settings
-    try:
-        async with asyncio.timeout(settings.request_timeout_s * 2):
-            return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        limit = settings.max_body_bytes
-        raise Refusal(413, "body_too_large", f"the body is over {limit} bytes") from None
-    except TimeoutError:
-        raise Refusal(408, "timeout", "the body took too long to arrive") from None
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return decode_json(raw)
-    except RecursionError:
-        raise Refusal(400, "too_deep", "JSON nested too deeply") from None
-    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise Refusal(400, "malformed_json", f"malformed JSON: {e}"[:200]) from None
-
-
-def _same_origin(request: web.Request) -> None:
-    """A browser on another site must not change a node (CSRF): a state-changing request
-    that names an Origin must come from this node's own page. Nodes and scripts send none."""
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
-        raise Refusal(403, "cross_origin", f"requests from {origin[:80]} are not accepted")
-
-
-@web.middleware
-async def _json_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every error is JSON {"error": ...} with a 4xx that says whose fault it was, counted."""
-    rt = request.app[RUNTIME]
-    try:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            _same_origin(request)
-        return await handler(request)
-    except Refusal as e:
-        if not e.counted:
-            return web.json_response({"error": e.detail, "reason": e.reason}, status=e.status)
-        status, reason, detail, headers = e.status, e.reason, e.detail, e.headers
-    except web.HTTPException as e:
-        if e.status < 400:
-            raise
-        status, detail = e.status, e.reason
-        reason = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-            e.status, "bad_request"
-        )
-        headers = {}
-    rt.refused(reason, f"{request.method} {request.path}: {detail}", request.remote)
-    return web.json_response({"error": detail, "reason": reason}, status=status, headers=headers)

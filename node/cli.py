@@ -23,7 +23,7 @@ __all__ = ["main"]
 #: the lab's stop timeouts are longer than this.
 SHUTDOWN_GRACE_S = 3.0
 #: A connection idle this long is closed: before its first request, between requests, or
-#: stuck half-way through its headers (a slow body has its own limit, see node.app), so
+#: stuck half-way through its headers (a slow body has its own limit, see node.edge), so
 #: half-open and slow-loris connections cannot pile up. Peers' pooled connections are
 #: released sooner (node.transport), so they never race this.
 SERVER_IDLE_TIMEOUT_S = 10.0

@@ -236,19 +236,21 @@ class SharedGather:
 async def fan_out_session(
     limit: int,
     close_streams: Callable[[], None],
-    background: Callable[[], Coroutine[Any, Any, None]],
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """The lifetime (an app's cleanup context) of a fan-out outside the protocol: a client
     session of `limit` connections in all (any number per host, kept alive 30 s) and the
-    `background` task; at the end the task stops, the open streams close, then the session."""
+    `background` task, if any; at the end the task stops, the open streams close, then the
+    session."""
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=30)
     session = aiohttp.ClientSession(connector=connector)
-    task = asyncio.get_running_loop().create_task(background())
+    task = None if background is None else asyncio.get_running_loop().create_task(background())
     try:
         yield session
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         close_streams()
         await session.close()
 

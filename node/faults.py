@@ -1,10 +1,12 @@
 """The node's fault layer: what its transport does to traffic on purpose.
 
 Owns the fault settings and the decision for each request; the transport (outgoing) and
-the gossip handler (incoming) carry the decisions out. Decisions are pure given the random
-source, so they can be tested without sockets. Faults are set at start from the
-environment (`GOSSIP_FAULT_*`) and live through `PUT /admin/faults`; every effect is counted
-(`gossip_faults_total{effect}`) and logged at debug level, every change of settings at info.
+the edge (incoming, `node.edge`) carry the decisions out. One `FaultLayer` per node, held by
+the runtime and handed to both. Decisions are pure given the random source, so they can be
+tested without sockets. Faults are set at start from the environment (`GOSSIP_FAULT_*`) and
+live through `PUT /admin/faults`; each change is announced to the layer's `listeners` (the
+observatory records it) as it is made; every effect is counted (`gossip_faults_total{effect}`)
+and every change of settings logged at info.
 
 - `drop`: probability that an outgoing request is lost (the sender sees a timeout);
 - `duplicate`: probability that an outgoing request is sent twice;
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -101,12 +103,28 @@ class Plan:
 
 
 class FaultLayer:
-    """The current faults, the random source for their dice, and the effects counted."""
+    """The current faults, the random source for their dice, and the effects counted.
+    Setting `faults` (a PUT /admin/faults, even one that repeats the current values) calls
+    every listener with the new value."""
 
     def __init__(self, faults: Faults, rng: random.Random) -> None:
-        self.faults = faults
+        self._faults = faults
         self.rng = rng
         self.counts = dict.fromkeys(EFFECTS, 0)
+        #: Called with the new faults after each change, however it was made.
+        self.listeners: list[Callable[[Faults], None]] = []
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        if faults is self._faults:
+            return
+        self._faults = faults
+        for listener in self.listeners:
+            listener(faults)
 
     def outgoing(self, peer: str) -> Plan:
         f, rng = self.faults, self.rng

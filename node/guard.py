@@ -1,10 +1,11 @@
 """Flood control: a token bucket per client, so one noisy peer cannot starve the others.
 
-Owns the arithmetic only (pure, time passed in); the gossip handler asks `allow` before it
-reads a body and answers 429 with `Retry-After` when refused. A client is its address plus
+Owns the arithmetic only (pure, time passed in); the edge (`node.edge`) asks `allow` before
+it reads a gossip body and answers 429 with `Retry-After` when refused. A client is its address plus
 the `X-Gossip-Sender` header our transport sets, so the nodes of a local cluster, all on
 127.0.0.1, have buckets of their own. Buckets are bounded (least recently used first out)
-and a global bucket caps the total, so rotating sender names buys a flooder nothing.
+and a global bucket, `global_factor` times one client's rate and burst, caps the total, so
+rotating sender names buys a flooder nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class RateLimiter:
         self.max_clients = max_clients
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, time
         self._global_rate = rate_per_s * global_factor
-        self._global = (self.burst * global_factor, 0.0)
+        self._global_burst = self.burst * global_factor
+        self._global = (self._global_burst, 0.0)
 
     @property
     def enabled(self) -> bool:
@@ -39,7 +41,7 @@ class RateLimiter:
         """0.0 if `client` may go on now; otherwise the seconds to wait (for Retry-After)."""
         if not self.enabled:
             return 0.0
-        wait, self._global = self._take(self._global, self._global_rate, self.burst * 10, now)
+        wait, self._global = self._take(self._global, self._global_rate, self._global_burst, now)
         if wait:
             return wait
         bucket = self._buckets.pop(client, (self.burst, now))

@@ -1,7 +1,8 @@
 """The observatory's endpoints: the nodes' own records of spread, gathered; faults from the page.
 
 Owns, for one node: its `Ledger` (`node.ledger`: genealogy ring, link counts, record ring),
-fed from `Runtime.listeners` and from a watch on the fault layer; and the endpoints
+fed from `Runtime.listeners` and from the fault layer's announcements of its changes; and
+the endpoints
 
 - `GET /record`: this node's record as JSON lines (`?follow=1` keeps streaming);
 - `GET /observatory/local`: this node's ledger and view, for the cluster-wide merge;
@@ -61,8 +62,6 @@ MAX_RECORD_BYTES = 32 << 20
 MAX_LOCAL_BYTES = 8 << 20
 #: What a merged record covers when no `since` or `last` is given.
 DEFAULT_LAST_S = 300.0
-#: Seconds between looks at the fault layer (a change becomes a `faults_set` line).
-FAULT_WATCH_S = 0.2
 #: `GET /record?follow=1` streams open at once, and lines one may have queued.
 MAX_FOLLOWERS = 16
 FOLLOW_QUEUE = 10_000
@@ -114,8 +113,7 @@ class Observatory:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.ledger = Ledger(rt.node.id)
-        self._faults: Faults = rt.transport.faults.faults
-        self.ledger.faults = {**NO_FAULTS, **self._faults.to_json()}
+        self.ledger.faults = {**NO_FAULTS, **rt.faults.faults.to_json()}
         self.ledger.attach(rt.clock(), rt.node)
         self.session: aiohttp.ClientSession | None = None
         self.followers: set[_Follower] = set()
@@ -125,24 +123,14 @@ class Observatory:
     def on_events(self, events: list[Event]) -> None:
         self.ledger.observe(self.rt.clock(), events)
 
-    async def watch_faults(self) -> None:
-        """Records every change of the fault layer, however it was made (the admin API,
-        the page, lab.chaos), as a `faults_set` line."""
-        while True:
-            await asyncio.sleep(FAULT_WATCH_S)
-            self.check_faults()
-
-    def check_faults(self) -> None:
-        """A change of the fault layer since the last look becomes a `faults_set` line."""
-        faults = self.rt.transport.faults.faults
-        if faults is not self._faults:
-            self._faults = faults
-            self.ledger.set_faults(self.rt.clock(), faults.to_json())
+    def on_faults(self, faults: Faults) -> None:
+        """Every change of the fault layer, however it was made (the admin API, the page,
+        lab.chaos), becomes a `faults_set` line as it is made."""
+        self.ledger.set_faults(self.rt.clock(), faults.to_json())
 
     # --- this node ---------------------------------------------------------------------
     def local(self, limit: int = MAX_UPDATES) -> dict[str, Any]:
         """`GET /observatory/local`: the ledger's summary beside the node's own view."""
-        self.check_faults()  # a change made a moment ago shows at once
         now = self.rt.clock()
         view = self.rt.view()
         origins = {
@@ -178,7 +166,6 @@ class Observatory:
     async def get_record(self, request: web.Request) -> web.StreamResponse:
         """`GET /record`: this node's record as JSON lines; `follow=1` keeps it open."""
         since = _since(request, None, self.rt.clock())
-        self.check_faults()
         follow = request.query.get("follow", "") in ("1", "true", "yes")
         if follow and len(self.followers) >= MAX_FOLLOWERS:
             return web.json_response(
@@ -276,7 +263,6 @@ class Observatory:
                 return peer, *await self._fetch_record(peer, since)
 
         fetched = await asyncio.gather(*(fetch(p) for p in peers))
-        self.check_faults()
         records = [self.ledger.record(since, end=self.rt.clock())]
         missing = {}
         for peer, lines, error in fetched:
@@ -336,12 +322,7 @@ class Observatory:
     # --- faults from the page ----------------------------------------------------------
     async def post_faults(self, request: web.Request) -> web.Response:
         """`POST /observatory/faults`: one action on many nodes' fault layers at once."""
-        try:
-            body = await request.json()
-        except ValueError:
-            raise Refusal(400, "malformed_json", "the body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise Refusal(400, "not_object", "the body must be a JSON object")
+        body = await self.rt.edge.read_json_object(request)
         auth = request.headers.get("Authorization")
         known = self._known()
         action = body.get("action")
@@ -394,9 +375,8 @@ class Observatory:
 
     # --- lifetime ------------------------------------------------------------------------
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
-        """cleanup_ctx: the observatory's client session and the fault watch."""
-        limit = MAX_CONCURRENCY + 8
-        async with fan_out_session(limit, self.close_streams, self.watch_faults) as self.session:
+        """cleanup_ctx: the observatory's client session."""
+        async with fan_out_session(MAX_CONCURRENCY + 8, self.close_streams) as self.session:
             yield
 
     def close_streams(self) -> None:
@@ -508,6 +488,7 @@ def setup_observatory(app: web.Application, rt: Runtime) -> Observatory:
     """Registers the observatory's endpoints, its listener and its lifetime."""
     obs = app[OBSERVATORY] = Observatory(rt)
     rt.listeners.append(obs.on_events)
+    rt.faults.listeners.append(obs.on_faults)
     app.router.add_get("/record", obs.get_record)
     app.router.add_get("/observatory", obs.get_cluster)
     app.router.add_get("/observatory/local", obs.get_local)

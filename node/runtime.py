@@ -1,24 +1,23 @@
 """One node's core and the shell parts around it, wired together: `Runtime`.
 
 Owns the wiring, not the endpoints: the core (`GossipNode`) and its `Driver` (every input
-goes through `driver`), its metrics, the transport with its fault layer, the keys, the flood
-limiter, and `_on_ready`, which turns each step's `Ready` into log lines, metrics,
-listeners (the page's feed, the observatory) and outgoing requests; and the timer loop that
-calls the core's `tick`. The endpoints (`node.app`, and
-`node.ui`, `node.observatory`, `node.admin` beside it) take a `Runtime` and stay a few
-lines each. Nothing here decides anything about gossip; that is `node.core`.
+goes through `driver`), its metrics, the keys and the fault layer (each held here once, and
+read by both the edge and the transport), the incoming edge (`node.edge`: body, decoding,
+signatures, refusals, flood control), the outgoing transport, and `_on_ready`, which turns
+each step's `Ready` into log lines, metrics, listeners (the page's feed, the observatory)
+and outgoing requests; and the timer loop that calls the core's `tick`. The endpoints
+(`node.app`, and `node.ui`, `node.observatory`, `node.admin` beside it) take a `Runtime`
+and stay a few lines each. Nothing here decides anything about gossip; that is `node.core`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from node.core import (
@@ -31,10 +30,9 @@ from node.core import (
     Ready,
     Refused,
 )
-from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
-from node.errors import Refusal
+from node.core.auth import Keyring
+from node.edge import Edge
 from node.faults import FaultLayer
-from node.guard import RateLimiter
 from node.logs import log_event
 from node.metrics import NodeMetrics
 from node.settings import Settings
@@ -71,20 +69,21 @@ class Runtime:
         # The fault layer's dice get their own random source: injecting faults must not
         # change the protocol's own choices under a fixed GOSSIP_SEED.
         dice = random.Random(None if settings.seed is None else f"faults-{settings.seed}")
-        faults = FaultLayer(settings.faults, dice)
+        #: What the node does to traffic on purpose, both ways; changed by PUT /admin/faults.
+        self.faults = FaultLayer(settings.faults, dice)
+        #: The keys that sign and verify, both ways; replaced live by PUT /admin/keys.
+        self.keys: Keyring | None = settings.keys
+        self.edge = Edge(settings, self.driver, self._keys, self.faults, clock, self.refused)
         self.transport = Transport(
             settings.config,
             settings.request_timeout_s,
             self._answered,
             self._on_failure,
             sender=settings.advertise,
-            keys=settings.keys,
-            faults=faults,
+            keys=self._keys,
+            faults=self.faults,
             clock=clock,
         )
-        #: The keys that sign and verify; replaced live by PUT /admin/keys.
-        self.keys: Keyring | None = settings.keys
-        self.limiter = RateLimiter(settings.rate_limit)
         #: Called with every batch of events (the page's live feed subscribes here).
         self.listeners: list[Callable[[list[Event]], None]] = []
         self._wakeup = asyncio.Event()
@@ -93,42 +92,8 @@ class Runtime:
         self._due = self.node.next_wakeup()
         self._scheduled = float("inf")
 
-    def set_keys(self, keys: Keyring | None) -> None:
-        self.keys = self.transport.keys = keys
-
-    def authorized(self, request: web.Request) -> bool:
-        """True if the request carries the admin token (or none is configured)."""
-        token = self.settings.admin_token
-        if token is None:
-            return True
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), token.encode())
-
-    def check_signature(self, request: web.Request, body: bytes) -> bool:
-        """With keys set, refuses a request whose signature is missing, wrong or too old.
-        True if the request was verified (keys are set and it is signed with one)."""
-        if self.keys is None:
-            return False
-        h = request.headers
-        reason = self.keys.check(
-            f"{request.method} {request.path}",
-            body,
-            h.get(TIME_HEADER),
-            h.get(SIGNATURE_HEADER),
-            self.clock(),
-        )
-        if reason is not None:
-            status = 401 if reason == "unsigned" else 403
-            raise Refusal(status, reason, f"request signature refused: {reason}")
-        return True
-
-    def reply(self, data: Any) -> web.Response:
-        """A JSON reply, signed when keys are set."""
-        body = orjson.dumps(data)
-        headers = {"Content-Type": "application/json"}
-        if self.keys is not None:
-            headers.update(self.keys.headers("reply", body, self.clock()))
-        return web.Response(body=body, headers=headers)
+    def _keys(self) -> Keyring | None:
+        return self.keys
 
     def view(self) -> dict[str, Any]:
         """This node's view: the contract's `GET /state` JSON (the page's feed sends the same)."""

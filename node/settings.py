@@ -1,10 +1,17 @@
-"""The node's settings: environment variables and their flags, read in one place.
+"""The node's settings: one declaration per environment variable, read in one place.
 
-Owns the mapping from `GOSSIP_*` variables (and the seed's `-p`/`-b` flags) to typed values
-and the protocol `Config`. It reads from an explicit mapping, never from `os.environ`
-itself, so tests pass their own. A bad value raises SettingsError naming the variable and
-the value (or, given as a flag, the flag the user typed); the node then stops at start with
-that message. `--help` shows each flag's default, computed from `from_env({})`.
+Owns the shell's knobs. Each is declared once, in `VARIABLES`: its variable, its flag,
+how its text is read, where its value goes (a `Settings` field, a field of the protocol's
+`Config`, or of the fault layer's `Faults`) and what it means. Defaults are not declared
+there: each is written once, on the field its value goes to (`Settings` below,
+`node.core.config.Config`, `node.faults.Faults`), and `--help` and docs/configuration.md
+show what `from_env({})` really gives (`defaults()`). `from_env`, `parse_args` (`--help`)
+and the table in docs/configuration.md (`configuration_table()`; `python -m node.settings`
+rewrites it, tests/unit/test_docs.py checks it) all come from that one declaration.
+
+It reads from an explicit mapping, never from `os.environ` itself, so tests pass their own.
+A bad value raises SettingsError naming the variable and the value (or, given as a flag,
+the flag the user typed); the node then stops at start with that message.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ import random
 import re
 import socket
 import struct
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from node.core import Config, ConfigError, parse_address
 from node.core.auth import Keyring
@@ -29,10 +37,11 @@ from node.faults import Faults
 from node.names import Lookup, check_name, default_name
 
 __all__ = [
-    "Settings", "SettingsError", "VARIABLES", "defaults", "from_env", "load_movies",
-    "parse_args", "unknown_variables",
+    "Knob", "Settings", "SettingsError", "VARIABLES", "configuration_table", "defaults",
+    "from_env", "load_movies", "parse_args", "unknown_variables",
 ]  # fmt: skip
 
+_T = TypeVar("_T")
 BUNDLED_MOVIES = Path(__file__).resolve().parent / "movies.txt"
 
 
@@ -48,29 +57,43 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """One node's shell settings, typed; the protocol's own knobs are `config`. Each field's
+    default is the one the node runs with when its variable is not set."""
+
+    #: Port to listen on.
     port: int = 7000
     #: Address to listen on. Loopback by default, so a local node is not open to the
     #: network; the Docker image sets 0.0.0.0.
     host: str = "127.0.0.1"
+    #: `host:port` of the node to join; None: this is the first node.
     bootstrap: str | None = None
+    #: This node's id, the `host:port` others reach it at. `from_env` works it out from
+    #: `host` and `port` when GOSSIP_ADVERTISE is not set.
     advertise: str = "127.0.0.1:7000"
     #: Display name for people (logs, metrics, the page); never on the wire as an id.
     #: Empty: derived from `advertise` without DNS (`:7000` on loopback, else the address);
     #: `from_env` fills it in, with a reverse lookup (node.names).
     name: str = ""
+    #: File of movie titles, one a line.
     movies: Path = BUNDLED_MOVIES
+    #: Log lines as `json` (for machines) or `console` (for people).
     log_format: str = "json"
     log_level: str = "info"
+    #: Seed of the node's random source (mixed with its address); None: a random one.
     seed: int | None = None
-    #: Seconds before a request to a peer is given up (connect, send and reply together).
+    #: Seconds before a request to a peer is given up (connect, send and reply together);
+    #: a request's body must arrive within twice this (node.edge).
     request_timeout_s: float = 2.0
     #: Largest request body accepted, bytes.
     max_body_bytes: int = 1 << 20
-    #: Token that state-changing admin endpoints require; None leaves them open on loopback
-    #: nodes and closed elsewhere (docs/security.md).
+    #: Token that the admin endpoints and `POST /favourite` require. None: the admin
+    #: endpoints are off (403) and `POST /favourite` is open (docs/security.md).
     admin_token: str | None = None
     #: Shared keys for authenticated gossip; None: gossip is not authenticated.
     keys: Keyring | None = None
+    #: Seconds a signature stays valid either side of now (older ones are replays); also
+    #: the window of keys set later through PUT /admin/keys.
+    auth_window_s: float = 30.0
     #: Requests per second accepted from one client before 429 (0: no limit).
     rate_limit: float = 1000.0
     #: Faults the transport injects from the start (see node.faults).
@@ -88,55 +111,7 @@ class Settings:
         return random.Random(None if self.seed is None else f"{self.seed}/{self.advertise}")
 
 
-# variable -> (flag, help). The order is docs/configuration.md's table.
-VARIABLES: dict[str, tuple[str, str]] = {
-    "GOSSIP_PORT": ("--port", "listen port (-p)"),
-    "GOSSIP_BOOTSTRAP": ("--bootstrap", "host:port (or bare port) of a node to join (-b)"),
-    "GOSSIP_ADVERTISE": ("--advertise", "host:port other nodes use for this one"),
-    "GOSSIP_NAME": (
-        "--name",
-        "display name for logs, metrics and the page (default: the container's DNS name "
-        "by reverse lookup, or :PORT locally)",
-    ),
-    "GOSSIP_HOST": ("--host", "address to listen on"),
-    "GOSSIP_MOVIES": ("--movies", "file of movies, one a line"),
-    "GOSSIP_RESAMPLE_SECONDS": ("--resample-seconds", "mean seconds between new favourites"),
-    "GOSSIP_FANOUT": ("--fanout", "peers per push"),
-    "GOSSIP_TTL": ("--ttl", "hops a message may travel"),
-    "GOSSIP_MAX_TTL": ("--max-ttl", "largest TTL obeyed; higher ones are clamped"),
-    "GOSSIP_SYNC_SECONDS": ("--sync-seconds", "anti-entropy period"),
-    "GOSSIP_PUSH_INTERVAL_SECONDS": (
-        "--push-interval-seconds",
-        "batch pushes this often (0: at once)",
-    ),
-    "GOSSIP_LOG_FORMAT": ("--log-format", "json or console"),
-    "GOSSIP_LOG_LEVEL": ("--log-level", "debug, info, warning or error"),
-    "GOSSIP_SEED": ("--seed", "seed of the node's random source"),
-    "GOSSIP_REQUEST_TIMEOUT_SECONDS": (
-        "--request-timeout-seconds",
-        "timeout of a request to a peer",
-    ),
-    "GOSSIP_ADMIN_TOKEN": ("--admin-token", "token required by state-changing endpoints"),
-    "GOSSIP_KEYS": ("--keys", "comma-separated shared keys: the first signs, all verify"),
-    "GOSSIP_AUTH_WINDOW_SECONDS": ("--auth-window-seconds", "signatures older are replays"),
-    "GOSSIP_RATE_LIMIT": ("--rate-limit", "requests per second per client before 429 (0: off)"),
-    "GOSSIP_PEER_NETWORKS": (
-        "--peer-networks",
-        "CIDRs peers' addresses must lie in: 'auto' (loopback and this host's own networks), "
-        "'any', or a comma-separated list (may include auto)",
-    ),
-    "GOSSIP_FAULT_DROP": ("--fault-drop", "probability of dropping an outgoing request"),
-    "GOSSIP_FAULT_DUPLICATE": ("--fault-duplicate", "probability of sending a request twice"),
-    "GOSSIP_FAULT_DELAY_MS": ("--fault-delay-ms", "delay added to every outgoing request"),
-    "GOSSIP_FAULT_JITTER_MS": ("--fault-jitter-ms", "random extra delay, up to this"),
-    "GOSSIP_FAULT_BLOCK": ("--fault-block", "host:port list this node can neither reach nor hear"),
-}
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
-# never echoed back in an error message
-_SECRETS = frozenset({"GOSSIP_KEYS", "GOSSIP_ADMIN_TOKEN"})
-
-
+# --- reading a value -------------------------------------------------------------------
 def _whole(text: str) -> int:
     try:
         return int(text)
@@ -151,46 +126,177 @@ def _number(text: str) -> float:
         raise ValueError("not a number") from None
 
 
-# variable -> Config field, for the protocol's knobs
-_KNOB_VARS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("GOSSIP_RESAMPLE_SECONDS", "resample_s", _number),
-    ("GOSSIP_FANOUT", "fanout", _whole),
-    ("GOSSIP_TTL", "ttl", _whole),
-    ("GOSSIP_MAX_TTL", "max_ttl", _whole),
-    ("GOSSIP_SYNC_SECONDS", "sync_s", _number),
-    ("GOSSIP_PUSH_INTERVAL_SECONDS", "push_interval_s", _number),
-)
+def _milliseconds(text: str) -> float:
+    """A number of milliseconds, as seconds."""
+    return _number(text) / 1000
 
-#: What a flag's value is, in `--help` (VALUE where not named here).
-METAVARS: dict[str, str] = {
-    "GOSSIP_PORT": "PORT",
-    "GOSSIP_BOOTSTRAP": "HOST:PORT",
-    "GOSSIP_ADVERTISE": "HOST:PORT",
-    "GOSSIP_HOST": "ADDRESS",
-    "GOSSIP_MOVIES": "FILE",
-    "GOSSIP_FANOUT": "N",
-    "GOSSIP_TTL": "HOPS",
-    "GOSSIP_MAX_TTL": "HOPS",
-    "GOSSIP_LOG_FORMAT": "FORMAT",
-    "GOSSIP_LOG_LEVEL": "LEVEL",
-    "GOSSIP_SEED": "N",
-    "GOSSIP_ADMIN_TOKEN": "TOKEN",
-    "GOSSIP_KEYS": "KEY,...",
-    "GOSSIP_RATE_LIMIT": "PER_S",
-    "GOSSIP_FAULT_DROP": "P",
-    "GOSSIP_FAULT_DUPLICATE": "P",
-    "GOSSIP_FAULT_DELAY_MS": "MS",
-    "GOSSIP_FAULT_JITTER_MS": "MS",
-    "GOSSIP_FAULT_BLOCK": "HOST:PORT,...",
-    "GOSSIP_NAME": "NAME",
-    "GOSSIP_PEER_NETWORKS": "CIDR,...",
-}
+
+def _port(text: str) -> int:
+    port = _whole(text)
+    if not 0 < port < 65536:
+        raise ValueError("not a port (1-65535)")
+    return port
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a number >= 0")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def choose(text: str) -> str:
+        if text.lower() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text.lower()
+
+    return choose
+
+
+def _addresses(text: str) -> frozenset[str]:
+    return frozenset(parse_address(p) for p in text.split(",") if p.strip())
+
+
+def _text(text: str) -> str:
+    return text
+
+
+# --- the declaration -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Knob:
+    """One setting: an environment variable and its flag."""
+
+    variable: str
+    flag: str
+    #: Where the value goes: a `Settings` field, or `config.<field>` / `faults.<field>`.
+    target: str
+    #: Reads the variable's text (ValueError: a bad value). For `keys` and
+    #: `config.peer_networks` it only passes the text on: `from_env` reads those once the
+    #: values they depend on (the signature window, the advertised address) are known.
+    read: Callable[[str], Any]
+    #: The value's name in `--help`.
+    metavar: str
+    #: One line for `--help`.
+    help: str
+    #: docs/configuration.md's "meaning" column (the help line, where not given).
+    meaning: str = ""
+    #: The default in words, where `from_env({})` gives "nothing" or works it out at start.
+    shown: str | None = None
+    #: The seed's one-letter flag.
+    short: str | None = None
+    #: Never echoed back in an error message.
+    secret: bool = False
+
+    def flags(self) -> list[str]:
+        return [self.short, self.flag] if self.short else [self.flag]
+
+
+# The order is --help's and docs/configuration.md's.
+VARIABLES: dict[str, Knob] = {k.variable: k for k in (
+    Knob("GOSSIP_PORT", "--port", "port", _port, "PORT", "listen port (-p)",
+         "listen port", short="-p"),
+    Knob("GOSSIP_BOOTSTRAP", "--bootstrap", "bootstrap", parse_address, "HOST:PORT",
+         "host:port (or bare port) of a node to join (-b)",
+         "`host:port` (or bare port) of a node to join; empty or own address: first node",
+         shown="empty", short="-b"),
+    Knob("GOSSIP_ADVERTISE", "--advertise", "advertise", parse_address, "HOST:PORT",
+         "host:port other nodes use for this one",
+         "the `host:port` others use for this node: the listen address, or this host's IP "
+         "when listening on 0.0.0.0 (in Docker, the container's IP)", shown="auto"),
+    Knob("GOSSIP_NAME", "--name", "name", check_name, "NAME",
+         "display name for logs, metrics and the page (default: the container's DNS name "
+         "by reverse lookup, or :PORT locally)",
+         "the node's display name on metrics (`gossip_node_info{name}`), logs, the page and "
+         "dashboards: `:PORT` for a loopback node, else its DNS name found by reverse lookup "
+         "(in Compose `gossip-lab-peer-3`); the wire id stays `host:port` (see "
+         "[observability](observability.md))", shown="auto"),
+    Knob("GOSSIP_HOST", "--host", "host", _text, "ADDRESS", "address to listen on",
+         "address to listen on (the Docker image sets 0.0.0.0)"),
+    Knob("GOSSIP_MOVIES", "--movies", "movies", Path, "FILE", "file of movies, one a line",
+         shown=f"bundled {BUNDLED_MOVIES.name}"),
+    Knob("GOSSIP_RESAMPLE_SECONDS", "--resample-seconds", "config.resample_s", _number,
+         "SECONDS", "mean seconds between new favourites",
+         "mean seconds between new favourites (±30 % jitter); 0 turns it off"),
+    Knob("GOSSIP_FANOUT", "--fanout", "config.fanout", _whole, "N", "peers per push",
+         "peers each new piece of news is pushed to"),
+    Knob("GOSSIP_TTL", "--ttl", "config.ttl", _whole, "HOPS", "hops a message may travel",
+         "hops a node's news may travel by push"),
+    Knob("GOSSIP_MAX_TTL", "--max-ttl", "config.max_ttl", _whole, "HOPS",
+         "largest TTL obeyed; higher ones are clamped",
+         "largest TTL obeyed; higher ones (up to 255) are clamped, above 255 refused"),
+    Knob("GOSSIP_SYNC_SECONDS", "--sync-seconds", "config.sync_s", _number, "SECONDS",
+         "anti-entropy period",
+         "anti-entropy period (push-pull of the digest with one random peer)"),
+    Knob("GOSSIP_PUSH_INTERVAL_SECONDS", "--push-interval-seconds", "config.push_interval_s",
+         _number, "SECONDS", "batch pushes this often (0: at once)",
+         "batch pushes this often; 0 pushes at once"),
+    Knob("GOSSIP_LOG_FORMAT", "--log-format", "log_format", _one_of("json", "console"),
+         "FORMAT", "json or console", "`json` or `console`"),
+    Knob("GOSSIP_LOG_LEVEL", "--log-level", "log_level",
+         _one_of("debug", "info", "warning", "error"), "LEVEL",
+         "debug, info, warning or error", "`debug`, `info`, `warning`, `error`"),
+    Knob("GOSSIP_SEED", "--seed", "seed", _whole, "N", "seed of the node's random source",
+         "seed of the node's random source, for reproducible runs", shown="random"),
+    Knob("GOSSIP_REQUEST_TIMEOUT_SECONDS", "--request-timeout-seconds", "request_timeout_s",
+         _positive, "SECONDS", "timeout of a request to a peer",
+         "timeout of one request to a peer"),
+    Knob("GOSSIP_ADMIN_TOKEN", "--admin-token", "admin_token", _text, "TOKEN",
+         "token required by state-changing endpoints",
+         "when set, state-changing endpoints (`POST /favourite`) need `Authorization: Bearer "
+         "<token>`", shown="none", secret=True),
+    Knob("GOSSIP_KEYS", "--keys", "keys", _text, "KEY,...",
+         "comma-separated shared keys: the first signs, all verify",
+         "comma-separated shared keys (16+ bytes each): the first signs, all verify; set, "
+         "every exchange between nodes is signed (see [security](security.md))",
+         shown="none", secret=True),
+    Knob("GOSSIP_AUTH_WINDOW_SECONDS", "--auth-window-seconds", "auth_window_s", _positive,
+         "SECONDS", "signatures older are replays",
+         "a signature older (or newer) than this is a replay and refused"),
+    Knob("GOSSIP_RATE_LIMIT", "--rate-limit", "rate_limit", _non_negative, "PER_S",
+         "requests per second per client before 429 (0: off)",
+         "`POST /gossip/` requests per second per client before `429` + `Retry-After` "
+         "(bursts of twice that); 0 turns it off"),
+    Knob("GOSSIP_PEER_NETWORKS", "--peer-networks", "config.peer_networks", _text,
+         "CIDR,...",
+         "CIDRs peers' addresses must lie in: 'auto' (loopback and this host's own "
+         "networks), 'any', or a comma-separated list (may include auto)",
+         "networks (CIDR) a peer's address must lie in: `auto` is loopback plus this host's "
+         "own networks, `any` allows every address, or a comma-separated list that may "
+         "include `auto` (see [membership](membership.md))", shown="auto"),
+    Knob("GOSSIP_FAULT_DROP", "--fault-drop", "faults.drop", _number, "P",
+         "probability of dropping an outgoing request",
+         "probability that an outgoing request is lost (fault injection)"),
+    Knob("GOSSIP_FAULT_DUPLICATE", "--fault-duplicate", "faults.duplicate", _number, "P",
+         "probability of sending a request twice",
+         "probability that an outgoing request is sent twice"),
+    Knob("GOSSIP_FAULT_DELAY_MS", "--fault-delay-ms", "faults.delay_s", _milliseconds, "MS",
+         "delay added to every outgoing request",
+         "delay added to every outgoing request, ms"),
+    Knob("GOSSIP_FAULT_JITTER_MS", "--fault-jitter-ms", "faults.jitter_s", _milliseconds,
+         "MS", "random extra delay, up to this", "a random extra delay, up to this many ms"),
+    Knob("GOSSIP_FAULT_BLOCK", "--fault-block", "faults.blocked", _addresses,
+         "HOST:PORT,...", "host:port list this node can neither reach nor hear",
+         "comma-separated `host:port` this node can neither reach nor hear (a partition)",
+         shown="none"),
+)}  # fmt: skip
+
 #: `GOSSIP_*` variables that the lab's tools and tests read, not the node: no warning.
 OTHER_VARIABLES = frozenset(
     {"GOSSIP_LAB_TAG", "GOSSIP_REQUIRE_DOCKER", "GOSSIP_REQUIRE_BROWSER", "GOSSIP_CHROMIUM"}
 )
-#: Seconds a signature stays valid when GOSSIP_AUTH_WINDOW_SECONDS is not set.
-AUTH_WINDOW_S = 30.0
+
+
+def _default(name: str) -> Any:
+    """A Settings field's default: the one place it is written."""
+    return Settings.__dataclass_fields__[name].default
 
 
 def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Settings:
@@ -198,57 +304,52 @@ def from_env(environ: Mapping[str, str], *, lookup: Lookup | None = None) -> Set
     Without GOSSIP_NAME, a non-loopback node's name comes from `lookup` (reverse DNS by
     default; node.names)."""
     env = {k: v.strip() for k, v in environ.items() if k in VARIABLES and v.strip()}
-    port = _get(env, "GOSSIP_PORT", _port, 7000)
-    host = env.get("GOSSIP_HOST", "127.0.0.1")
-    advertise = _get(env, "GOSSIP_ADVERTISE", parse_address, None) or _auto_advertise(host, port)
-    name = _get(env, "GOSSIP_NAME", check_name, None)
-    if name is None:
-        name = default_name(advertise) if lookup is None else default_name(advertise, lookup)
-    bootstrap = _get(env, "GOSSIP_BOOTSTRAP", parse_address, None)
-    if bootstrap in (advertise, f"127.0.0.1:{port}", f"localhost:{port}"):
-        bootstrap = None  # `-p 7000 -b 7000`: the first node
-    movies = Path(env.get("GOSSIP_MOVIES", str(BUNDLED_MOVIES)))
-    log_format = _choice(env, "GOSSIP_LOG_FORMAT", ("json", "console"), "json")
-    log_level = _choice(env, "GOSSIP_LOG_LEVEL", LOG_LEVELS, "info")
-    seed = _get(env, "GOSSIP_SEED", _whole, None)
-    timeout = _get(env, "GOSSIP_REQUEST_TIMEOUT_SECONDS", _positive, 2.0)
-    knobs: dict[str, Any] = {}
-    for var, knob, kind in _KNOB_VARS:
+    given: dict[str, Any] = {}
+    for var, knob in VARIABLES.items():
         if var in env:
-            knobs[knob] = _get(env, var, kind, None)
+            given[knob.target] = _get(env, var, knob.read)
+    kw = {t: v for t, v in given.items() if "." not in t}
+    port, host = kw.get("port", _default("port")), kw.get("host", _default("host"))
+    advertise = kw["advertise"] = kw.get("advertise") or _auto_advertise(host, port)
+    if "name" not in kw:
+        kw["name"] = default_name(advertise) if lookup is None else default_name(advertise, lookup)
+    if kw.get("bootstrap") in (advertise, f"127.0.0.1:{port}", f"localhost:{port}"):
+        kw["bootstrap"] = None  # `-p 7000 -b 7000`: the first node
+    window = kw.get("auth_window_s", _default("auth_window_s"))
+    kw["keys"] = _get(env, "GOSSIP_KEYS", lambda t: Keyring.parse(t, window))
+    kw["config"] = _config(_part(given, "config"), advertise)
+    kw["faults"] = _built(Faults, _part(given, "faults"), "faults")
+    return Settings(**kw)
+
+
+def _part(given: Mapping[str, Any], part: str) -> dict[str, Any]:
+    """The values bound for one of the Settings' parts (`config.ttl` -> `ttl`)."""
+    prefix = part + "."
+    return {t.removeprefix(prefix): v for t, v in given.items() if t.startswith(prefix)}
+
+
+def _config(knobs: dict[str, Any], advertise: str) -> Config:
     knobs["peer_networks"] = _get(
-        env, "GOSSIP_PEER_NETWORKS", lambda t: _peer_networks(t, advertise), None
+        {"GOSSIP_PEER_NETWORKS": knobs.get("peer_networks", "auto")},
+        "GOSSIP_PEER_NETWORKS",
+        lambda t: _peer_networks(t, advertise),
     )
-    if knobs["peer_networks"] is None:
-        knobs["peer_networks"] = _peer_networks("auto", advertise)
     if "ttl" in knobs and "max_ttl" not in knobs:
         knobs["max_ttl"] = max(Config().max_ttl, knobs["ttl"])
+    return _built(Config, knobs, "config")
+
+
+def _built(kind: Callable[..., _T], values: dict[str, Any], part: str) -> _T:
+    """`kind(**values)`; its refusal names the variable of the field it opens with."""
     try:
-        config = Config(**knobs)
-    except ConfigError as e:
-        knob = str(e).replace("=", " ").split()[0]
-        var = next((v for v, k, _ in _KNOB_VARS if k == knob), "GOSSIP_*")
+        return kind(**values)
+    except (ConfigError, ValueError) as e:
+        name = str(e).replace("=", " ").split()[0]
+        var = next(
+            (v for v, k in VARIABLES.items() if k.target == f"{part}.{name}"),
+            "GOSSIP_FAULT_*" if part == "faults" else "GOSSIP_*",
+        )
         raise SettingsError(f"{var}: {e}") from None
-    window = _get(env, "GOSSIP_AUTH_WINDOW_SECONDS", _positive, AUTH_WINDOW_S)
-    keys = _get(env, "GOSSIP_KEYS", lambda t: Keyring.parse(t, window), None)
-    rate_limit = _get(env, "GOSSIP_RATE_LIMIT", _non_negative, 1000.0)
-    return Settings(
-        port=port,
-        host=host,
-        bootstrap=bootstrap,
-        advertise=advertise,
-        name=name,
-        movies=movies,
-        log_format=log_format,
-        log_level=log_level,
-        seed=seed,
-        request_timeout_s=timeout,
-        admin_token=env.get("GOSSIP_ADMIN_TOKEN"),
-        keys=keys,
-        rate_limit=rate_limit,
-        faults=_faults(env),
-        config=config,
-    )
 
 
 def parse_args(
@@ -261,16 +362,13 @@ def parse_args(
         "has an environment variable (shown in brackets); flags win.",
     )
     shown = defaults()
-    for var, (flag, help_text) in VARIABLES.items():
-        short = {"--port": ["-p"], "--bootstrap": ["-b"]}.get(flag, [])
-        default = f" (default: {shown[var]})" if var in shown else ""
+    for var, knob in VARIABLES.items():
         parser.add_argument(
-            *short,
-            flag,
+            *knob.flags(),
             dest=var,
             action=_Flag,
-            metavar=METAVARS.get(var, "SECONDS" if var.endswith("_SECONDS") else "VALUE"),
-            help=f"{help_text}{default} [{var}]",
+            metavar=knob.metavar,
+            help=f"{knob.help} (default: {shown[var]}) [{var}]",
         )
     ns = parser.parse_args(list(argv), namespace=argparse.Namespace(typed_flags={}))
     typed: dict[str, str] = ns.typed_flags
@@ -310,39 +408,36 @@ def defaults() -> dict[str, str]:
     """Each variable's default as `--help` and docs/configuration.md show it: what
     `from_env({})` gives, in words where the default is "nothing" or worked out at start."""
     s = from_env({})
-    values: dict[str, object] = {
-        "GOSSIP_PORT": s.port,
-        "GOSSIP_BOOTSTRAP": s.bootstrap or "empty",
-        "GOSSIP_ADVERTISE": "auto",
-        "GOSSIP_HOST": s.host,
-        "GOSSIP_MOVIES": f"bundled {s.movies.name}",
-        "GOSSIP_RESAMPLE_SECONDS": s.config.resample_s,
-        "GOSSIP_FANOUT": s.config.fanout,
-        "GOSSIP_TTL": s.config.ttl,
-        "GOSSIP_MAX_TTL": s.config.max_ttl,
-        "GOSSIP_SYNC_SECONDS": s.config.sync_s,
-        "GOSSIP_PUSH_INTERVAL_SECONDS": s.config.push_interval_s,
-        "GOSSIP_LOG_FORMAT": s.log_format,
-        "GOSSIP_LOG_LEVEL": s.log_level,
-        "GOSSIP_SEED": "random" if s.seed is None else s.seed,
-        "GOSSIP_REQUEST_TIMEOUT_SECONDS": s.request_timeout_s,
-        "GOSSIP_ADMIN_TOKEN": s.admin_token or "none",
-        "GOSSIP_KEYS": "none" if s.keys is None else "set",
-        "GOSSIP_AUTH_WINDOW_SECONDS": AUTH_WINDOW_S,
-        "GOSSIP_RATE_LIMIT": s.rate_limit,
-        "GOSSIP_FAULT_DROP": s.faults.drop,
-        "GOSSIP_FAULT_DUPLICATE": s.faults.duplicate,
-        "GOSSIP_FAULT_DELAY_MS": s.faults.delay_s * 1000,
-        "GOSSIP_FAULT_JITTER_MS": s.faults.jitter_s * 1000,
-        "GOSSIP_FAULT_BLOCK": ",".join(sorted(s.faults.blocked)) or "none",
-        "GOSSIP_NAME": "auto",
-        "GOSSIP_PEER_NETWORKS": "auto",
-    }
-    return {
-        var: f"{v:g}" if isinstance(v, float) else str(v)
-        for var, v in values.items()
-        if var in VARIABLES
-    }
+    shown = {}
+    for var, knob in VARIABLES.items():
+        if knob.shown is not None:
+            shown[var] = knob.shown
+            continue
+        value: Any = s
+        for name in knob.target.split("."):
+            value = getattr(value, name)
+        if knob.read is _milliseconds:
+            value *= 1000
+        shown[var] = f"{value:g}" if isinstance(value, float) else str(value)
+    return shown
+
+
+def configuration_table() -> str:
+    """docs/configuration.md's table of the settings, from `VARIABLES` and `defaults()`."""
+    shown = defaults()
+    rows = ["| variable | flag | default | meaning |", "| --- | --- | --- | --- |"]
+    for var, knob in VARIABLES.items():
+        flags = ", ".join(f"`{f}`" for f in knob.flags())
+        rows.append(f"| `{var}` | {flags} | {shown[var]} | {knob.meaning or knob.help} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_configuration_table(path: Path) -> None:
+    """Replaces the settings table in `path` (docs/configuration.md) with the code's."""
+    text = path.read_text()
+    start = text.index("| variable | flag | default | meaning |")
+    end = text.index("\n\n", start) + 1
+    path.write_text(text[:start] + configuration_table() + text[end:])
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -372,50 +467,15 @@ def load_movies(path: Path) -> tuple[str, ...]:
     return movies
 
 
-def _get(env: Mapping[str, str], var: str, convert: Callable[[str], Any], default: Any) -> Any:
+def _get(env: Mapping[str, str], var: str, convert: Callable[[str], Any]) -> Any:
+    """`var`'s value read by `convert` (None if unset); a bad one names the variable."""
     if var not in env:
-        return default
+        return None
     try:
         return convert(env[var])
     except ValueError as e:
-        shown = "<hidden>" if var in _SECRETS else repr(env[var])
+        shown = "<hidden>" if VARIABLES[var].secret else repr(env[var])
         raise SettingsError(f"{var}={shown}: {e}") from None
-
-
-def _choice(env: Mapping[str, str], var: str, allowed: tuple[str, ...], default: str) -> str:
-    value = env.get(var, default).lower()
-    if value not in allowed:
-        raise SettingsError(f"{var}={env[var]!r}: must be one of {', '.join(allowed)}")
-    return value
-
-
-def _port(text: str) -> int:
-    port = _whole(text)
-    if not 0 < port < 65536:
-        raise ValueError("not a port (1-65535)")
-    return port
-
-
-def _faults(env: Mapping[str, str]) -> Faults:
-    blocked = _get(
-        env,
-        "GOSSIP_FAULT_BLOCK",
-        lambda t: frozenset(parse_address(p) for p in t.split(",") if p.strip()),
-        frozenset(),
-    )
-    names = {
-        "drop": "GOSSIP_FAULT_DROP",
-        "duplicate": "GOSSIP_FAULT_DUPLICATE",
-        "delay_s": "GOSSIP_FAULT_DELAY_MS",
-        "jitter_s": "GOSSIP_FAULT_JITTER_MS",
-    }
-    values = {name: _get(env, var, _number, 0.0) for name, var in names.items()}
-    values["delay_s"] /= 1000
-    values["jitter_s"] /= 1000
-    try:
-        return Faults(blocked=blocked, **values)
-    except ValueError as e:
-        raise SettingsError(f"{names.get(str(e).split()[0], 'GOSSIP_FAULT_*')}: {e}") from None
 
 
 def _peer_networks(text: str, advertise: str) -> tuple[str, ...]:
@@ -468,20 +528,6 @@ def own_networks(advertise: str, route_table: Path = Path("/proc/net/route")) ->
     return list(dict.fromkeys(networks))
 
 
-def _non_negative(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value < float("inf"):
-        raise ValueError("must be a number >= 0")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError("must be a positive number")
-    return value
-
-
 def _auto_advertise(host: str, port: int) -> str:
     """Loopback for a loopback listener; otherwise this host's own address (in Docker, the
     container's IP on its network)."""
@@ -499,3 +545,7 @@ def _auto_advertise(host: str, port: int) -> str:
         except OSError:
             pass
     return f"{ip}:{port}"
+
+
+if __name__ == "__main__":  # python -m node.settings [docs/configuration.md]
+    write_configuration_table(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/configuration.md"))

@@ -2,10 +2,12 @@
 
 Owns sending and nothing else: it POSTs envelopes to peers' /gossip/ and GETs /peers/, with
 a timeout on each, and reports every outcome back through the callbacks it is given. With
-keys set it signs every request and checks every reply's signature (node.core.auth). Its
-fault layer (node.faults) drops, duplicates, delays or blocks requests on purpose. A reply
-from a peer is validated like any request (`parse_envelope`): a peer that answers garbage, or
-unsigned, is treated as a failed exchange, never as news. In-flight requests are bounded;
+keys set (read from the runtime, which holds them) it signs every request and checks every
+reply's signature (node.core.auth). The node's fault layer (node.faults, also the runtime's)
+drops, duplicates, delays or blocks requests on purpose. A reply from a peer is decoded as
+strictly as a request (`node.codec`) and validated like one (`parse_envelope`): a peer that
+answers garbage, or unsigned, is treated as a failed exchange, never as news. Incoming
+requests are not its business (`node.edge`). In-flight requests are bounded;
 past the bound a request is dropped and reported as failed, so a slow network cannot pile up
 tasks.
 """
@@ -16,15 +18,14 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import orjson
 
+from node.codec import SENDER_HEADER, decode_json, parse_listing
 from node.core import (
     Config,
     Envelope,
-    InvalidMessage,
     Outgoing,
     PeerListing,
     Send,
@@ -32,48 +33,18 @@ from node.core import (
     parse_envelope,
 )
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
-from node.core.message import is_address
 from node.faults import FaultLayer, Faults
 
-__all__ = ["Transport", "parse_listing", "listing_to_wire", "decode_json", "SENDER_HEADER"]
+__all__ = ["Transport"]
 
 #: Pooled connections to peers are released after this many idle seconds: sooner than the
 #: peers' server closes them (node.cli.SERVER_IDLE_TIMEOUT_S), so a request never goes out
 #: on a connection the other end is closing.
 CLIENT_IDLE_S = 5.0
 
-#: Names the sending node, so that flood control can tell loopback nodes apart.
-SENDER_HEADER = "X-Gossip-Sender"
-
 MAX_IN_FLIGHT = 256
 #: A peer's reply may carry a whole state (max_batch messages): bounded all the same.
 MAX_REPLY_BYTES = 8 << 20
-
-
-def decode_json(body: bytes) -> Any:
-    """JSON from bytes, strictly: NaN, Infinity, invalid UTF-8 and lone surrogates are
-    refused (ValueError), and so is nesting past 1,024 levels (RecursionError)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        if str(e).startswith("depth limit"):
-            raise RecursionError(str(e)) from None
-        raise ValueError(str(e)) from None
-
-
-def listing_to_wire(listing: PeerListing) -> dict[str, Any]:
-    """A GET /peers/ answer: {"self": id, "peers": [id, ...]} (`parse_listing` reads it)."""
-    return {"self": listing.self_id, "peers": list(listing.peers)}
-
-
-def parse_listing(obj: Any, config: Config) -> PeerListing:
-    """A GET /peers/ answer, checked: {"self": id, "peers": [id, ...]}, capped."""
-    if not isinstance(obj, dict) or not is_address(obj.get("self")):
-        raise InvalidMessage("not_object", "a peer listing is {self: host:port, peers: [...]}")
-    peers = obj.get("peers", [])
-    if not isinstance(peers, list):
-        raise InvalidMessage("wrong_type", "peers must be a list")
-    return PeerListing(obj["self"], tuple(p for p in peers[: config.max_peers] if is_address(p)))
 
 
 class Transport:
@@ -88,7 +59,7 @@ class Transport:
         on_failure: Callable[[Outgoing, str], None],
         *,
         sender: str = "",
-        keys: Keyring | None = None,
+        keys: Callable[[], Keyring | None] = lambda: None,
         faults: FaultLayer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -97,7 +68,7 @@ class Transport:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._on_answer, self._on_failure = on_answer, on_failure
         self.sender = sender
-        #: Replaced live by PUT /admin/keys.
+        #: The node's keys as they are now (PUT /admin/keys replaces them).
         self.keys = keys
         self.faults = faults or FaultLayer(Faults(), random.Random())
         self.clock = clock
@@ -155,7 +126,7 @@ class Transport:
         """One signed request; returns the reply's body once its signature checks out."""
         assert self._session is not None
         headers = {"Content-Type": "application/json", SENDER_HEADER: self.sender}
-        keys = self.keys
+        keys = self.keys()
         if keys is not None:
             headers.update(keys.headers(f"{method} {path}", body, self.clock()))
         async with self._session.request(

@@ -123,7 +123,7 @@ class Ui:
     async def proxy_favourite(self, request: web.Request) -> web.Response:
         """POST /proxy/{peer}/favourite: the body and Authorization go to the peer as given."""
         peer = self._peer(request)
-        body = await request.read()
+        body = await self.rt.edge.read_body(request)  # within the limits, like any body
         headers = {"Content-Type": "application/json"}
         if "Authorization" in request.headers:
             headers["Authorization"] = request.headers["Authorization"]

@@ -145,6 +145,33 @@ async def test_keys_rotate_live_through_the_admin_api(aiohttp_client: Any, tmp_p
     assert r.status == 400
 
 
+# --- one reader for every JSON body -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/gossip/"),
+        ("POST", "/favourite"),
+        ("PUT", "/admin/faults"),
+        ("PUT", "/admin/keys"),
+        ("POST", "/observatory/faults"),
+    ],
+)
+async def test_every_json_body_is_read_by_the_same_strict_reader(
+    aiohttp_client: Any, tmp_path: Any, method: str, path: str
+) -> None:
+    c = await make(aiohttp_client, tmp_path, {"GOSSIP_ADMIN_TOKEN": TOKEN})
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    for body, status, reason in (
+        (b"[]", 400, "not_object"),
+        (b'{"drop": NaN}', 400, "malformed_json"),
+        (b"{not json", 400, "malformed_json"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "too_deep"),
+        (b'{"x": "' + b"a" * (2 << 20) + b'"}', 413, "body_too_large"),
+    ):
+        r = await c.request(method, path, data=body, headers=auth)
+        assert (r.status, (await r.json())["reason"]) == (status, reason), (path, body[:20])
+
+
 # --- floods ------------------------------------------------------------------------------
 async def test_a_flood_gets_429_with_retry_after_and_others_still_get_through(
     aiohttp_client: Any, tmp_path: Any
@@ -170,6 +197,13 @@ def test_the_rate_limiter_refills_and_forgets_old_clients() -> None:
     for client in "bcde":
         limiter.allow(client, 1.0)
     assert len(limiter) == 3
+
+
+def test_the_global_bucket_is_global_factor_times_a_clients() -> None:
+    limiter = RateLimiter(10, burst=10, global_factor=2)
+    # long after the start the global bucket holds its burst, 2 x 10, and no more
+    allowed = [limiter.allow(f"client-{i}", 100.0) == 0 for i in range(30)]
+    assert allowed == [True] * 20 + [False] * 10
 
 
 # --- faults ------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node import create_app, from_env
+from node.faults import Faults
 from node.ledger import apply_line, empty_state
 from node.logs import make_logger
+from node.runtime import RUNTIME
 from tests.support.waits import async_wait_until
 
 Client = TestClient[web.Request, web.Application]
@@ -142,6 +144,20 @@ async def test_fault_changes_are_recorded_however_they_are_made(client: Client) 
     assert found[-1]["drop"] == 0.25 and found[-1]["blocked"] == ["127.0.0.1:9"]
     local = await (await client.get("/observatory/local")).json()
     assert local["faults"]["drop"] == 0.25 and local["fault_log"][-1]["drop"] == 0.25
+
+
+async def test_a_fault_change_is_recorded_as_it_is_made(client: Client) -> None:
+    """The fault layer announces its changes: no look at it is needed, and none is waited
+    for. A change made on the layer itself, not through the admin API, counts too."""
+    layer = client.server.app[RUNTIME].faults
+    layer.faults = Faults(duplicate=0.5)
+    lines = lines_of(await (await client.get("/record")).text())
+    (line,) = [x for x in lines if x["kind"] == "faults_set"]
+    assert line["duplicate"] == 0.5 and line["blocked"] == []
+    changes: list[Faults] = []
+    layer.listeners.append(changes.append)
+    r = await client.put("/admin/faults", json={"drop": 0.1}, headers=AUTH)
+    assert r.status == 200 and [f.drop for f in changes] == [0.1]
 
 
 async def test_a_lone_nodes_observatory_and_merged_record(client: Client) -> None:

@@ -130,20 +130,37 @@ def test_misspelt_variables_are_named_with_the_closest_setting() -> None:
     ]
 
 
-def test_the_node_warns_at_start_and_names_the_flag() -> None:
+@pytest.mark.parametrize(
+    ("argv", "env", "stderr"),
+    [
+        (
+            ["--fanout", "lots"],
+            {"GOSSIP_SYNC_SECOND": "2"},
+            [
+                "gossip-node: warning: GOSSIP_SYNC_SECOND is not a setting "
+                "(did you mean GOSSIP_SYNC_SECONDS?); ignored",
+                "gossip-node: bad setting: --fanout 'lots': not a whole number",
+            ],
+        ),
+        (
+            ["-p", "7001"],
+            {"GOSSIP_FANOUT": "zero"},
+            ["gossip-node: bad setting: GOSSIP_FANOUT='zero': not a whole number"],
+        ),
+    ],
+)
+def test_the_node_warns_at_start_and_exits_2_naming_the_flag_or_variable(
+    argv: list[str], env: dict[str, str], stderr: list[str]
+) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "node", "--fanout", "lots"],
-        env={"GOSSIP_SYNC_SECOND": "2", "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "node", *argv],
+        env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert r.returncode == 2
-    assert r.stderr.splitlines() == [
-        "gossip-node: warning: GOSSIP_SYNC_SECOND is not a setting "
-        "(did you mean GOSSIP_SYNC_SECONDS?); ignored",
-        "gossip-node: bad setting: --fanout 'lots': not a whole number",
-    ]
+    assert r.stderr.splitlines() == stderr
 
 
 @pytest.mark.parametrize("bad", ["localhost:notaport", "127.0.0.1:0", "ftp://x:1", "http://:7000"])

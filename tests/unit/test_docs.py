@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab import tune
-from node.settings import VARIABLES, defaults
+from node.settings import VARIABLES, configuration_table, defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -35,10 +35,18 @@ def test_the_configuration_table_is_the_codes() -> None:
         f"not a setting: {sorted(set(documented) - set(VARIABLES))}"
     )
     shown = defaults()
-    for var, (flag, _) in VARIABLES.items():
+    for var, knob in VARIABLES.items():
         row = documented[var]
-        assert flag in re.findall(r"`(-[-\w]+)`", row[1]), (var, row[1])
+        assert knob.flag in re.findall(r"`(-[-\w]+)`", row[1]), (var, row[1])
         assert row[2].replace("`", "") == shown[var], f"{var}: docs {row[2]!r}, code {shown[var]!r}"
+
+
+def test_the_configuration_table_is_generated_from_the_settings() -> None:
+    """The table is `python -m node.settings`'s output, word for word: each variable's flag,
+    default and meaning are declared once, in node/settings.py."""
+    assert configuration_table() in DOCS["docs/configuration.md"], (
+        "docs/configuration.md's table is not the code's: run `python -m node.settings`"
+    )
 
 
 def test_the_readme_is_short_with_both_commands_on_top() -> None:
