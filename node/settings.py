@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.core import Config, ConfigError, parse_address
+from node.core import STRATEGIES, Config, ConfigError, parse_address
 from node.core.auth import Keyring
 from node.core.peers import NetworkFilter
 from node.faults import Faults
@@ -238,6 +238,20 @@ VARIABLES: dict[str, Knob] = {k.variable: k for k in (
     Knob("GOSSIP_PUSH_INTERVAL_SECONDS", "--push-interval-seconds", "config.push_interval_s",
          _number, "SECONDS", "batch pushes this often (0: at once)",
          "batch pushes this often; 0 pushes at once"),
+    Knob("GOSSIP_STRATEGY", "--strategy", "config.strategy", _one_of(*STRATEGIES), "NAME",
+         "push (random) or tree (broadcast tree)",
+         "`push`: each news to `fanout` random peers; `tree`: along an epidemic broadcast tree "
+         "([the tree](tree.md))"),
+    Knob("GOSSIP_TREE_DEGREE", "--tree-degree", "config.tree_degree", _whole, "N",
+         "tree: random eager peers at the first push",
+         "tree: random eager peers a node starts with; the first broadcasts prune them to a "
+         "spanning tree"),
+    Knob("GOSSIP_LAZY_SECONDS", "--lazy-seconds", "config.lazy_s", _number, "SECONDS",
+         "tree: news settles after this long",
+         "tree: news this old is announced to lazy peers and traded by anti-entropy"),
+    Knob("GOSSIP_LAZY_FANOUT", "--lazy-fanout", "config.lazy_fanout", _whole, "N",
+         "tree: lazy peers announced to each time",
+         "tree: lazy peers announced to at each announcement"),
     Knob("GOSSIP_LOG_FORMAT", "--log-format", "log_format", _one_of("json", "console"),
          "FORMAT", "json or console", "`json` or `console`"),
     Knob("GOSSIP_LOG_LEVEL", "--log-level", "log_level",
