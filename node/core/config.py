@@ -60,7 +60,7 @@ class Config:
     #: (docs/benchmarks.md): on the Gossip Glomers workload the tree costs 14 msgs/update
     #: with a 240 ms median where random push costs 39 with 510 ms; at 10,000 nodes one
     #: update costs 1.07 payload copies a node against 4.4.
-    strategy: str = "push"
+    strategy: str = "tree"
     #: Tree: the random eager peers a node starts with (Plumtree's view). The first
     #: broadcasts flood that random graph and prune it to a spanning tree, which is
     #: shallower the larger the degree (at 10,000 nodes: 5 hops deep with 30) at the cost of

@@ -10,10 +10,11 @@ Two wire forms reach `POST /gossip/`:
 - the batch form, an envelope: ``{"sender", "messages": [...], "digest": {origin: version},
   "want": [origin, ...], "peers": [id, ...]}``, every key optional. A digest asks the
   receiver for push-pull: its reply carries the messages the sender lacks and the origins
-  it wants back. The broadcast tree (node.core.tree) adds three optional keys: "route"
-  ("tree" or "graft") on a push, "ihave" ({origin: version}) on an announcement, and
-  "prune" (true) on a reply. A node that predates them ignores them and still
-  interoperates: it pushes at random and answers announcements with nothing.
+  it wants back. The broadcast tree (node.core.tree) adds four optional keys: "route"
+  ("tree" or "graft") on a push, "ihave" ({origin: version}) on an announcement, "prune"
+  (true) on a reply, and "settled" (true) on anti-entropy. A node that predates them
+  ignores them and still interoperates: it pushes at random and answers announcements
+  with nothing.
 Unknown fields are ignored; wrong types are refused with a reason from `REASONS`.
 """
 
@@ -121,6 +122,9 @@ class Envelope(NamedTuple):
     ihave: dict[str, int] | None = None
     #: In a reply to a tree push that brought nothing new: "this link is redundant".
     prune: bool = False
+    #: On an anti-entropy request or reply: the sender is on the broadcast tree, so trade
+    #: it only news that has settled (older than the settling time `lazy_s`).
+    settled: bool = False
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> str:
@@ -162,10 +166,10 @@ def parse_envelope(obj: object, config: Config) -> Envelope:
     if route is not None and route not in ROUTES:
         raise InvalidMessage("wrong_type", f"route must be one of {', '.join(ROUTES)}")
     ihave = _digest(obj["ihave"], config, "ihave") if "ihave" in obj else None
-    prune = obj.get("prune", False)
-    if not isinstance(prune, bool):
-        raise InvalidMessage("wrong_type", "prune must be true or false")
-    return Envelope(sender, messages, digest, want, peers, route, ihave, prune)
+    prune, settled = obj.get("prune", False), obj.get("settled", False)
+    if not isinstance(prune, bool) or not isinstance(settled, bool):
+        raise InvalidMessage("wrong_type", "prune and settled must be true or false")
+    return Envelope(sender, messages, digest, want, peers, route, ihave, prune, settled)
 
 
 def message_to_wire(m: Message) -> dict[str, Any]:
@@ -200,6 +204,8 @@ def envelope_to_wire(e: Envelope) -> dict[str, Any]:
         wire["ihave"] = e.ihave
     if e.prune:
         wire["prune"] = True
+    if e.settled:
+        wire["settled"] = True
     return wire
 
 

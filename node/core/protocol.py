@@ -68,7 +68,7 @@ from node.core.events import (
     Via,
 )
 from node.core.message import Envelope, Message
-from node.core.peers import ALIVE, SUSPECT, NetworkFilter, PeerSet, Roster, Transition
+from node.core.peers import ALIVE, CANDIDATE, SUSPECT, NetworkFilter, PeerSet, Roster, Transition
 from node.core.seen import SeenCache
 from node.core.table import Entry, OriginTable
 from node.core.tree import Tree
@@ -281,11 +281,13 @@ class GossipNode:
         if envelope.digest is None:
             return Envelope(sender=self.id, prune=prune)
         digest = envelope.digest
-        news = self.table.newer_than(digest, self._settled_by(now))[: self.config.max_batch]
+        settled = self._settled_by(now, envelope.settled)
+        news = self.table.newer_than(digest, settled)[: self.config.max_batch]
         return Envelope(
             sender=self.id,
             messages=tuple(self._outgoing(m) for m in news),
             want=tuple(self.table.wanted_from(digest)),
+            settled=self._on_tree(),
         )
 
     def on_reply(self, now: float, request: Send, reply: Envelope) -> None:
@@ -324,7 +326,7 @@ class GossipNode:
                 # at our next push), joining the two parts.
                 self.tree.graft(peer)
         if reply.want:
-            settled = self._settled_by(now)
+            settled = self._settled_by(now, reply.settled)  # (it is on the tree: not the fresh)
             wanted = [
                 e.message
                 for e in map(self.table.get, reply.want)
@@ -562,11 +564,18 @@ class GossipNode:
         assert self.tree is not None
         self.tree.prune(request.to)
 
-    def _settled_by(self, now: float) -> float | None:
-        """Under the tree, anti-entropy trades only news learned `lazy_s` ago or earlier:
-        younger news is still travelling the tree, and a copy of it by anti-entropy would
-        most likely be one too many. None: everything (random push)."""
-        return None if self.tree is None else now - self.config.lazy_s
+    def _settled_by(self, now: float, settled: bool) -> float | None:
+        """The learning time up to which anti-entropy trades news with a peer that asked
+        for `settled` news only (it is on the tree): news younger than `lazy_s` is still
+        travelling the tree, and a copy of it by anti-entropy would most likely be one too
+        many. None: everything (a peer off the tree: new, cut off, or on random push)."""
+        return now - self.config.lazy_s if settled else None
+
+    def _on_tree(self) -> bool:
+        """Whether this node takes news by the tree: then it asks anti-entropy for settled
+        news only (news it took while it had no tree links yet takes the tree once it has
+        some: see `_note`)."""
+        return self.tree is not None
 
     def _redundant(self, envelope: Envelope, sender: str) -> bool:
         """Whether a tree push from `sender` brought news this node first had pushed by
@@ -587,7 +596,12 @@ class GossipNode:
         self._outbox.append(
             Send(
                 peer,
-                Envelope(sender=self.id, digest=self.table.digest(), peers=self._peer_sample()),
+                Envelope(
+                    sender=self.id,
+                    digest=self.table.digest(),
+                    peers=self._peer_sample(),
+                    settled=self._on_tree(),
+                ),
                 kind,
             )
         )
@@ -654,8 +668,20 @@ class GossipNode:
     def _note(self, change: Transition | None) -> None:
         if change is not None:
             self._events.append(PeerChanged(change.peer, change.old, change.new))
-            if self.tree is not None and change.new not in (ALIVE, SUSPECT):
-                self.tree.forget(change.peer)  # dead or gone: no tree link
+            tree = self.tree
+            if tree is not None:
+                if change.new not in (ALIVE, SUSPECT):
+                    tree.forget(change.peer)  # dead or gone: no tree link
+                elif not tree.filled and change.old in (None, CANDIDATE):
+                    # a new member while we have no tree links yet: the news we took while
+                    # we knew nobody (still unsettled: anti-entropy would hold it back)
+                    # takes the tree now, which draws our first eager peers
+                    for origin in self._fresh:
+                        entry = self.table.get(origin)
+                        if entry is not None:
+                            self._pending.append((entry.message, entry.sender))
+                    if self._pending and self.config.push_interval_s == 0:
+                        self._flush_push()
 
     def _resamples(self) -> bool:
         return self.config.resample_s > 0 and bool(self.movies)

@@ -25,7 +25,9 @@ from node.core import (
     converged,
 )
 
-FAST = Config(resample_s=2.0, sync_s=1.0)
+FAST = Config(
+    resample_s=2.0, sync_s=1.0, strategy="push"
+)  # random push: tests/unit/test_tree.py has the tree
 
 
 def uuid(i: int) -> str:

@@ -20,7 +20,7 @@ from node.ledger import NO_FAULTS, Ledger, apply_line, empty_state
 from node.spread_model import serf_fraction, serf_time, serf_time_to_all
 from tests.support.records import replay
 
-CONFIG = Config(fanout=2, ttl=8, sync_s=1.0, resample_s=0.0)
+CONFIG = Config(fanout=2, ttl=8, sync_s=1.0, resample_s=0.0, strategy="push")  # (counts copies)
 
 
 def versions(state: dict[str, Any]) -> dict[str, tuple[int, str]]:

@@ -206,7 +206,9 @@ def test_runs_are_a_function_of_the_seed() -> None:
 
 def test_the_wire_additions_round_trip_and_are_checked() -> None:
     cfg = Config()
-    e = Envelope("10.0.0.1:7000", route="tree", ihave={"10.0.0.2:7000": 5}, prune=True)
+    e = Envelope(
+        "10.0.0.1:7000", route="tree", ihave={"10.0.0.2:7000": 5}, prune=True, settled=True
+    )
     assert parse_envelope(envelope_to_wire(e), cfg) == e
     assert "route" not in envelope_to_wire(Envelope("10.0.0.1:7000"))  # today's form unchanged
     for bad, reason in (
@@ -214,6 +216,7 @@ def test_the_wire_additions_round_trip_and_are_checked() -> None:
         ({"ihave": ["10.0.0.2:7000"]}, "wrong_type"),
         ({"ihave": {"nope": 1}}, "bad_origin"),
         ({"prune": "yes"}, "wrong_type"),
+        ({"settled": 1}, "wrong_type"),
     ):
         with pytest.raises(InvalidMessage) as refused:
             parse_envelope(bad, cfg)
@@ -223,3 +226,31 @@ def test_the_wire_additions_round_trip_and_are_checked() -> None:
 def test_an_unknown_strategy_is_refused() -> None:
     with pytest.raises(ConfigError, match="strategy"):
         Config(strategy="flood")
+
+
+def test_nodes_joining_through_a_bootstrap_node_converge_and_keep_converging() -> None:
+    """The real app's start: every node publishes before it knows anyone; that news takes
+    the tree once the node has members."""
+    net = Network(TREE.with_(resample_s=2.0), seed=1)
+    net.cluster(8)
+    assert net.run_until_converged(5) < 1.0
+    for _ in range(20):  # new favourites every ~2 s: converged again each time
+        net.run_for(2.0)
+        net.run_until_converged(3.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_under_heavy_loss_random_pushes_join_the_tree_and_every_update_arrives(seed: int) -> None:
+    net = Network(TREE, seed=seed, link=Link(latency_s=0.01, loss=0.2, timeout_s=0.05))
+    ids = [n.id for n in net.cluster(50, publish=False, joined=True)]
+    for k in range(10):
+        got = broadcast(net, ids[k], seconds=5.0)
+        assert set(got) == set(ids) - {ids[k]}
+    failing = [n.tree.failing for n in net.nodes.values()]  # type: ignore[union-attr]
+    assert sum(failing) / len(failing) > 0.1  # the nodes saw their pushes fail, and push
+    # extra copies off the tree; where pushes go through, they push none
+    quiet = Network(TREE, seed=seed, link=Link(latency_s=0.01))
+    ids = [n.id for n in quiet.cluster(50, publish=False, joined=True)]
+    for k in range(3):
+        broadcast(quiet, ids[k])
+    assert all(n.tree.extra_pushes(3, random.Random(0)) == 0 for n in quiet.nodes.values())  # type: ignore[union-attr]
