@@ -256,13 +256,18 @@ def edges(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: First arrivals that travelled hop by hop as they were pushed: at random, or by the tree.
+PUSHED = ("push", "tree")
+
+
 def hop_period(updates: Sequence[Mapping[str, Any]]) -> float | None:
-    """The median seconds per hop of pushed first arrivals: the model's round length."""
+    """The median seconds per hop of pushed first arrivals (at random or by the tree): the
+    model's round length."""
     per_hop = [
         v["delay_s"] / v["hops"]
         for u in updates
         for v in u["nodes"].values()
-        if v["via"] == "push" and v["hops"] and v["delay_s"] is not None and v["delay_s"] >= 0
+        if v["via"] in PUSHED and v["hops"] and v["delay_s"] is not None and v["delay_s"] >= 0
     ]
     return statistics.median(per_hop) if per_hop else None
 
