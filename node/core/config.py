@@ -33,7 +33,7 @@ class ConfigError(ValueError):
     """A knob has a value the protocol cannot work with; the message names the knob."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # (no slots=True: PyPy 3.9 runs the core too)
 class Config:
     # --- dissemination -------------------------------------------------------------
     #: Peers each new piece of news is pushed to. Measured (`python -m lab.tune`, 1 ms links,

@@ -7,7 +7,7 @@ live feed, and requests into HTTP calls whose outcome it reports back. Nothing h
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Union
 
 from node.core.message import Envelope
 from node.core.peers import Gone, PeerState
@@ -59,7 +59,9 @@ class FetchPeers(NamedTuple):
     to: str
 
 
-Outgoing = Send | FetchPeers
+# (typing.Union, not X | Y: a union made at run time needs Python 3.10, and PyPy 3.9 runs
+# the core too)
+Outgoing = Union[Send, FetchPeers]  # noqa: UP007
 
 
 # --- events --------------------------------------------------------------------------
@@ -153,18 +155,18 @@ class Refused(NamedTuple):
     sender: str | None
 
 
-Event = (
-    MovieChanged
-    | Applied
-    | Deduplicated
-    | TtlDropped
-    | Stale
-    | PeerChanged
-    | Bootstrapped
-    | BootstrapFailed
-    | Reaped
-    | Refused
-)
+Event = Union[  # noqa: UP007
+    MovieChanged,
+    Applied,
+    Deduplicated,
+    TtlDropped,
+    Stale,
+    PeerChanged,
+    Bootstrapped,
+    BootstrapFailed,
+    Reaped,
+    Refused,
+]
 
 
 class Ready(NamedTuple):

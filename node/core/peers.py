@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Collection, Iterator, Sequence
-from typing import Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple, Union
 
 __all__ = [
     "Health",
@@ -71,7 +71,7 @@ PEER_REFUSALS = ("intake", "full", "not_allowed", "no_answer", "wrong_id")
 #: Probes a candidate gets before it is forgotten.
 PROBE_TRIES = 2
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007 (PyPy 3.9)
 
 
 class NetworkFilter:

@@ -76,7 +76,7 @@ from node.core.tree import Tree
 __all__ = ["GossipNode", "Stats", "PeerListing"]
 
 
-@dataclass(slots=True)
+@dataclass  # (no slots=True: PyPy 3.9 runs the core too)
 class Stats:
     """Plain counters; the shell mirrors them into Prometheus and the page shows them."""
 
@@ -91,7 +91,7 @@ class Stats:
     syncs: int = 0  # anti-entropy rounds started
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PeerListing:
     """The answer to GET /peers/: who answered, and the live peers it knows."""
 
@@ -541,7 +541,7 @@ class GossipNode:
         for peer in eager:
             mine: list[Message] = []
             tree = False
-            for (m, sender), copy in zip(chunk, out, strict=True):
+            for (m, sender), copy in zip(chunk, out):  # noqa: B905 (PyPy 3.9 has no strict)
                 if peer != sender and peer != m.origin:
                     mine.append(copy)
                     if not tree:
