@@ -103,7 +103,7 @@ def _row(s: Strategy, group: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "strategy": s.name,
         "what": s.what,
-        "fanout": s.fanout,
+        "fanout": s.fanout if s.strategy == "push" else None,  # (the tree has no fanout)
         "push_ms": s.push_interval_s * 1000,
         "sync_ms": s.sync_s * 1000 if s.sync_s < 1e5 else None,
         "msgs_per_update": round(statistics.fmean(r["msgs_per_update"] for r in group), 1),
