@@ -59,12 +59,14 @@ class Config:
     #: announcement every `lazy_s`. Anti-entropy runs under both. Measured in the simulator
     #: (docs/benchmarks.md): on the Gossip Glomers workload the tree costs 14 msgs/update
     #: with a 240 ms median where random push costs 39 with 510 ms; at 10,000 nodes one
-    #: update costs 1.07 payload copies a node against 4.4.
+    #: update costs 1.03 payload copies a node against 4.4, and arrives in 7 link latencies
+    #: against 10.7. Hence the default. Random push heals a partition faster (max 5.9 s
+    #: against 8.2 s on the Glomers workload cut in two).
     strategy: str = "tree"
     #: Tree: the random eager peers a node starts with (Plumtree's view). The first
     #: broadcasts flood that random graph and prune it to a spanning tree, which is
-    #: shallower the larger the degree (at 10,000 nodes: 5 hops deep with 30) at the cost of
-    #: one flood of that degree per node, once; with fewer nodes than that, the first
+    #: shallower the larger the degree (at 10,000 nodes: 7 hops end to end with 30), at
+    #: the cost of one flood of that degree per node, once; with fewer nodes than that, the first
     #: broadcast's origin becomes the hub of a star (2 hops from anyone to anyone).
     tree_degree: int = 30
     #: Tree: news becomes "settled" when it is this old here: then (and not before) it is
