@@ -475,7 +475,7 @@ def summary_line(trace: Trace, label: Callable[[str], str] = str) -> str:
         text += f", {hops} hop{'s' * (hops != 1)} deep)" if hops is not None else ")"
     text += (
         f"; {_n(s['messages'], 'message')} spent: {_n(s['first_arrivals'], 'first arrival')}"
-        f" ({s['via']['push']} push, {s['via']['sync']} sync),"
+        f" ({', '.join(f'{n} {via}' for via, n in s['via'].items() if n) or 'none'}),"
         f" {_n(s['duplicates'], 'duplicate')}, {s['stale']} stale; {_n(s['ttl_drops'], 'TTL drop')}"
     )
     return text

@@ -356,7 +356,7 @@ def test_trace_command_prints_every_node_and_the_summary_last(
     assert f"└─ {B}  hop 1  3.5 ms  push" in out
     assert lines[-1] == (
         "reached 4/6 nodes in 11.0 ms (last: 127.0.0.1:7003, 3 hops deep); 9 messages spent:"
-        " 3 first arrivals (3 push, 0 sync), 4 duplicates, 2 stale; 1 TTL drop"
+        " 3 first arrivals (3 push), 4 duplicates, 2 stale; 1 TTL drop"
     )
     assert "skipped 2 lines" in err
 
