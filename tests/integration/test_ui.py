@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from node import create_app, from_env
-from node.clusterview import Report, summarize
 from node.core import VERSION_TICKS_PER_S, Deduplicated, MovieChanged
 from node.feed import MAX_BUFFERED, QUEUE_FRAMES, Feed, Subscriber, sse_frame
+from node.gather import Report, summarize
 from node.logs import make_logger
 from node.ui import STATIC_DIR
 from tests.support.waits import async_wait_until

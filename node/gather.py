@@ -1,4 +1,5 @@
-"""The cluster as one node sees it (`GET /cluster`): every known peer's `/state`, side by side.
+"""Gathering the peers' views: every known peer's `/state`, side by side (`GET /cluster`,
+the observatory): the cluster as one node sees it.
 
 Owns the server-side fan-out behind the page's matrix and spread views, and the pure
 summary of what it gathered. A browser outside the Docker network cannot reach the peers'
