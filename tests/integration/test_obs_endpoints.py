@@ -11,26 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
 from node.faults import Faults
 from node.ledger import apply_line, empty_state
-from node.logs import make_logger
 from node.runtime import RUNTIME
+from tests.support.nodeapp import Client, start_node
 from tests.support.waits import async_wait_until
 
-Client = TestClient[web.Request, web.Application]
-MOVIES = ["Alien", "Heat", "Up"]
 ME = "127.0.0.1:7591"
 
 
 async def make_client(aiohttp_client: Any, tmp_path: Path, **env: str) -> Client:
-    settings = from_env({"GOSSIP_PORT": "7591", "GOSSIP_SEED": "1", **env})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c: Client = await aiohttp_client(create_app(settings, movies=MOVIES, log=log))
-    return c
+    return await start_node(
+        aiohttp_client, tmp_path, {"GOSSIP_PORT": "7591", "GOSSIP_SEED": "1", **env}
+    )
 
 
 @pytest.fixture

@@ -12,25 +12,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
 from node.core import VERSION_TICKS_PER_S, Deduplicated, MovieChanged
 from node.feed import MAX_BUFFERED, QUEUE_FRAMES, Feed, Subscriber, sse_frame
 from node.gather import Report, summarize
-from node.logs import make_logger
 from node.ui import STATIC_DIR
+from tests.support.nodeapp import MOVIES, Client, start_node
 from tests.support.waits import async_wait_until
-
-Client = TestClient[web.Request, web.Application]
-MOVIES = ["Alien", "Heat", "Up"]
 
 
 async def make_client(aiohttp_client: Any, tmp_path: Path, **env: str) -> Client:
-    settings = from_env({"GOSSIP_PORT": "7590", "GOSSIP_SEED": "1", **env})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c: Client = await aiohttp_client(create_app(settings, movies=MOVIES, log=log))
-    return c
+    return await start_node(
+        aiohttp_client, tmp_path, {"GOSSIP_PORT": "7590", "GOSSIP_SEED": "1", **env}
+    )
 
 
 @pytest.fixture
@@ -123,7 +117,7 @@ async def test_ui_json_lists_the_movies_and_whether_a_token_is_needed(
     assert ui == {
         "id": "127.0.0.1:7590",
         "name": ":7590",  # the display name the page shows for it
-        "movies": MOVIES,
+        "movies": list(MOVIES),
         "token_required": False,
     }
     other = await make_client(aiohttp_client, tmp_path, GOSSIP_ADMIN_TOKEN="s3cret")
