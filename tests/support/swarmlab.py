@@ -30,14 +30,14 @@ from tests.support.composelab import (
     ROOT,
     Prometheus,
     converged_view,
-    docker_required,
-    engine_problem,
+    made_then_ended,
+    require_engine,
     wait_until,
 )
 
 __all__ = [
     "CONVERGE_S", "ROOT", "STACK_FILE", "UPDATE_S", "Prometheus", "Stack", "Task",
-    "converged_view", "docker_required", "engine_problem", "run", "series", "stale_views",
+    "converged_view", "made_then_ended", "require_engine", "run", "series", "stale_views",
     "swarm_state", "wait_until",
 ]  # fmt: skip
 

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
-from tests.support.swarmlab import Stack, docker_required, engine_problem, run, swarm_state
+from tests.support.swarmlab import Stack, made_then_ended, require_engine, run, swarm_state
 
 
 @pytest.fixture(scope="session")
 def swarm_engine() -> None:
-    problem = engine_problem()
-    if problem:
-        if docker_required():
-            pytest.fail(f"GOSSIP_REQUIRE_DOCKER is set but Docker is unusable: {problem}")
-        pytest.skip(f"Docker is unusable here: {problem}")
+    require_engine()
 
 
 @pytest.fixture(scope="session")
@@ -65,15 +61,6 @@ def stack_image(swarm_engine: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_stack(swarm: None, stack_image: str) -> Iterator[Callable[..., Stack]]:
+def make_stack(swarm: None, stack_image: str) -> Generator[Callable[..., Stack], None, None]:
     """Makes stacks that are always removed when the test ends."""
-    stacks: list[Stack] = []
-
-    def make(env: dict[str, str] | None = None) -> Stack:
-        stack = Stack(stack_image, env=env)
-        stacks.append(stack)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.remove()
+    yield from made_then_ended(lambda env: Stack(stack_image, env=env), Stack.remove)
