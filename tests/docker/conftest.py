@@ -1,8 +1,6 @@
 """Fixtures for the Docker Compose lab: the node image built once per session, and labs that
-are always torn down (helpers in composelab.py).
-
-Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
-(.ci/run sets it), which makes a missing engine a failure.
+are always torn down (helpers in composelab.py). Without a Docker engine they skip
+(`docker_engine`, in tests/conftest.py, says when they fail instead).
 """
 
 from __future__ import annotations
@@ -12,12 +10,7 @@ from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
-from tests.support.composelab import Lab, made_then_ended, require_engine
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    require_engine()
+from tests.support.composelab import Lab, made_then_ended
 
 
 @pytest.fixture(scope="session")

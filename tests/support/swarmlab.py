@@ -31,14 +31,13 @@ from tests.support.composelab import (
     Prometheus,
     converged_view,
     made_then_ended,
-    require_engine,
     wait_until,
 )
 
 __all__ = [
     "CONVERGE_S", "ROOT", "STACK_FILE", "UPDATE_S", "Prometheus", "Stack", "Task",
-    "converged_view", "made_then_ended", "require_engine", "run", "series", "stale_views",
-    "swarm_state", "wait_until",
+    "converged_view", "made_then_ended", "run", "series", "stale_views", "swarm_state",
+    "wait_until",
 ]  # fmt: skip
 
 STACK_FILE = ROOT / "docker-stack.yml"
