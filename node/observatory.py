@@ -41,11 +41,11 @@ from node.gather import (
     SharedGather,
     ask_each,
     fan_out_session,
-    read_capped,
 )
 from node.genealogy import summarize
 from node.ledger import FORMAT, FORMAT_VERSION, MAX_UPDATES, NO_FAULTS, Ledger, merge_records
 from node.partitions import blocked_by_side
+from node.transport import read_capped
 
 if TYPE_CHECKING:
     from node.runtime import Runtime

@@ -33,8 +33,8 @@ from node.gather import (
     TIMEOUT_S,
     ClusterView,
     fan_out_session,
-    read_capped,
 )
+from node.transport import read_capped
 
 if TYPE_CHECKING:
     from node.runtime import Runtime
