@@ -12,16 +12,11 @@ import pytest
 from aiohttp import web
 
 from tests.support.nodeapp import Client, start_node
+from tests.support.wire import gossip_message
 
 MakeClient = Callable[[web.Application], Awaitable[Client]]
 
-GOOD = {
-    "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11",
-    "origin": "10.0.0.7:7000",
-    "version": 17,
-    "ttl": 6,
-    "payload": {"movie": "Alien"},
-}
+GOOD = gossip_message("10.0.0.7:7000", 17, ttl=6, uid="3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import uuid
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.faults import FaultLayer, Faults
 from node.guard import RateLimiter
 from tests.support.nodeapp import Client, start_node
+from tests.support.wire import gossip_message
 
 KEY_A = "alpha-key-0123456789"
 KEY_B = "bravo-key-0123456789"
@@ -23,15 +23,7 @@ NOW = 1_800_000_000.0
 
 
 def message(version: int = 17, origin: str = "10.0.0.7:7000", uid: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "uuid": uid or str(uuid.uuid4()),
-            "origin": origin,
-            "version": version,
-            "ttl": 3,
-            "payload": {"movie": "Alien"},
-        }
-    ).encode()
+    return json.dumps(gossip_message(origin, version, uid=uid)).encode()
 
 
 def signed(

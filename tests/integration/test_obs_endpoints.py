@@ -17,6 +17,7 @@ from node.ledger import apply_line, empty_state
 from node.runtime import RUNTIME
 from tests.support.nodeapp import Client, start_node
 from tests.support.waits import async_wait_until
+from tests.support.wire import gossip_message
 
 ME = "127.0.0.1:7591"
 
@@ -62,14 +63,8 @@ async def test_local_holds_the_nodes_own_first_arrivals(client: Client) -> None:
 
 
 async def test_a_gossiped_update_is_recorded_with_its_sender_and_hops(client: Client) -> None:
-    msg = {
-        "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11",
-        "origin": "127.0.0.1:9",
-        "version": 3,
-        "ttl": 0,
-        "hops": 2,
-        "payload": {"movie": "Alien"},
-    }
+    uid = "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11"
+    msg = gossip_message("127.0.0.1:9", 3, ttl=0, hops=2, uid=uid)
     envelope = {"sender": "127.0.0.1:8", "messages": [msg]}
     assert (await client.post("/gossip/", json=envelope)).status == 200
     assert (await client.post("/gossip/", json=envelope)).status == 200  # a duplicate

@@ -19,6 +19,7 @@ from node.gather import Report, summarize
 from node.ui import STATIC_DIR
 from tests.support.nodeapp import MOVIES, Client, start_node
 from tests.support.waits import async_wait_until
+from tests.support.wire import gossip_message
 
 
 async def make_client(aiohttp_client: Any, tmp_path: Path, **env: str) -> Client:
@@ -273,13 +274,7 @@ async def test_the_proxy_reaches_only_members_and_only_the_pages_paths(
         r = await client.get(path)
         assert r.status == 404 and "not a member" in (await r.json())["error"]
     assert (await client.get("/proxy/127.0.0.1:7590/state")).status == 404  # itself: use /state
-    msg = {
-        "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a12",
-        "origin": "127.0.0.1:9",
-        "version": 3,
-        "ttl": 0,
-        "payload": {"movie": "Alien"},
-    }
+    msg = gossip_message("127.0.0.1:9", 3, ttl=0, uid="3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a12")
     await client.post("/gossip/", json=msg)
     # an origin named by a message has never answered this node: not a member, not proxied
     r = await client.get("/proxy/127.0.0.1:9/state")
