@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from lab.sim import Link, Network
+from lab.simnet import Link, Network
 from node.core import Applied, Config, Event, GossipNode
 
 __all__ = ["Strategy", "STRATEGIES", "SWEEP", "workload", "NODES", "RATE", "LATENCY_S"]

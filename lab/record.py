@@ -1,6 +1,6 @@
 """Simulated runs written in the observatory's record format, for the page to replay.
 
-Owns the bridge from the simulator (`lab.sim.Network`) to `node.ledger`: one `Ledger` per
+Owns the bridge from the simulator (`lab.simnet.Network`) to `node.ledger`: one `Ledger` per
 simulated node, fed through `Network.listen` with the virtual time, so a simulated run
 writes exactly what a live cluster's `GET /observatory/record` serves, and the page's
 "Load a record" replays both. Partitions, heals and crashes made through a `SimRecorder`
@@ -11,7 +11,7 @@ of a partition blocks the other side, as `lab.chaos` does it).
 
 warms a 100-node cluster up until it has converged, then records 40 virtual seconds: a
 few new favourites at random nodes, the cluster cut in two from 10 s to 25 s, and writes
-the record. It leaves `lab.sim` alone: the recorder only listens and calls its public API.
+the record. It leaves `lab.simnet` alone: the recorder only listens and calls its public API.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lab.cli import command, writable_file
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import Config, Event, GossipNode, converged
 from node.ledger import FORMAT, FORMAT_VERSION, Ledger, merge_records
 from node.partitions import blocked_by_side

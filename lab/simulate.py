@@ -2,7 +2,7 @@
 
 Owns one experiment: N nodes that all know each other and have nothing left to trade (a
 converged cluster), one of them publishes one update, and the deterministic simulator
-(`lab.sim`, driving the real `GossipNode`) runs until every live node knows it. It reports
+(`lab.simnet`, driving the real `GossipNode`) runs until every live node knows it. It reports
 how long that took and what it cost, and prints one JSON object with `--json` (other tools
 read the last line of stdout).
 
@@ -42,7 +42,7 @@ from typing import Any, TextIO
 from lab.cli import command
 from lab.glomers import STRATEGIES as STRATEGY_CONFIGS
 from lab.glomers import workload
-from lab.sim import Link, Network, SimulationFailure
+from lab.simnet import Link, Network, SimulationFailure
 from node.core import STRATEGIES, Applied, Config, Deduplicated, Event, GossipNode, Stale
 from node.spread_model import karp_rounds, serf_fraction, serf_time, serf_time_to_all
 

@@ -3,7 +3,7 @@
 Owns one question: with links like the lab's (about a millisecond; loopback or a Docker
 bridge), how do fanout and TTL decide whether push alone brings an update to every node,
 at what cost in messages, and how long anti-entropy then takes for the rest? It runs seeded
-simulations of the real core (lab.sim) and prints a table per question; `--json` prints the
+simulations of the real core (lab.simnet) and prints a table per question; `--json` prints the
 rows instead. Everything is deterministic: the same seeds give the same figures.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lab.cli import command
-from lab.sim import Link, Network
+from lab.simnet import Link, Network
 from node.core import Applied, Config, Event, GossipNode
 
 __all__ = ["push_reach", "time_to_all", "main"]

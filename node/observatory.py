@@ -31,21 +31,21 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import (
+from node.core import DEAD, Event
+from node.core.message import is_address
+from node.errors import Refusal
+from node.faults import Faults
+from node.gather import (
     MAX_CONCURRENCY,
     MAX_NODES,
     SharedGather,
     ask_each,
     fan_out_session,
-    read_capped,
 )
-from node.core import DEAD, Event
-from node.core.message import is_address
-from node.errors import Refusal
-from node.faults import Faults
 from node.genealogy import summarize
 from node.ledger import FORMAT, FORMAT_VERSION, MAX_UPDATES, NO_FAULTS, Ledger, merge_records
 from node.partitions import blocked_by_side
+from node.transport import read_capped
 
 if TYPE_CHECKING:
     from node.runtime import Runtime

@@ -7,9 +7,10 @@ reply's signature (node.core.auth). The node's fault layer (node.faults, also th
 drops, duplicates, delays or blocks requests on purpose. A reply from a peer is decoded as
 strictly as a request (`node.codec`) and validated like one (`parse_envelope`): a peer that
 answers garbage, or unsigned, is treated as a failed exchange, never as news. Incoming
-requests are not its business (`node.edge`). In-flight requests are bounded;
-past the bound a request is dropped and reported as failed, so a slow network cannot pile up
-tasks.
+requests are not its business (`node.edge`). Every body read from a peer is capped
+(`read_capped`, which the cluster view, the observatory and the proxy use too). In-flight
+requests are bounded; past the bound a request is dropped and reported as failed, so a slow
+network cannot pile up tasks.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from node.core import (
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.faults import FaultLayer, Faults
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "read_capped"]
 
 #: Pooled connections to peers are released after this many idle seconds: sooner than the
 #: peers' server closes them (node.cli.SERVER_IDLE_TIMEOUT_S), so a request never goes out
@@ -151,10 +152,16 @@ class Transport:
             raise aiohttp.ClientResponseError(
                 r.request_info, r.history, status=r.status, message=(await r.text())[:100]
             )
-        chunks, size = [], 0
-        async for chunk in r.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > MAX_REPLY_BYTES:
-                raise ValueError(f"reply over {MAX_REPLY_BYTES} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_capped(r, MAX_REPLY_BYTES, "reply")
+
+
+async def read_capped(r: aiohttp.ClientResponse, limit: int, what: str = "body") -> bytes:
+    """The whole body of a response from a peer, or ValueError ("`what` over `limit`
+    bytes") once it passes `limit` bytes: a peer cannot make the node hold more."""
+    chunks, size = [], 0
+    async for chunk in r.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"{what} over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -2,7 +2,7 @@
 
 Owns: the page's files (`node/static/`, served by the node itself: no CDN, works offline),
 `GET /ui.json` (what the page needs besides `/state`), the live feed `GET /events` (SSE,
-`node.feed`), the cluster view `GET /cluster` (`node.clusterview`), and `/proxy/{peer}/...`,
+`node.feed`), the cluster view `GET /cluster` (`node.gather`), and `/proxy/{peer}/...`,
 which lets a browser that can reach only this node open any peer's own page through it.
 It holds no protocol logic and changes nothing in the core: the one state-changing call,
 `POST /favourite`, is the shell's (`node.app`); the proxy merely forwards it to a peer.
@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from node.clusterview import (
+from node.core.message import is_address
+from node.feed import SSE_HEADERS, STATE_MAX_S, Feed, stream
+from node.gather import (
     MAX_CONCURRENCY,
     TIMEOUT_S,
     ClusterView,
     fan_out_session,
-    read_capped,
 )
-from node.core.message import is_address
-from node.feed import SSE_HEADERS, STATE_MAX_S, Feed, stream
+from node.transport import read_capped
 
 if TYPE_CHECKING:
     from node.runtime import Runtime

@@ -10,7 +10,8 @@ file declares its own tier (README, "Tests").
 
 Helpers live in one package, tests/support (imported as `tests.support.x`; pyproject's
 `pythonpath` puts the project root on sys.path). The quick tier is
-`-m "not docker and not browser"`.
+`-m "not docker and not browser"`. The one fixture here, `docker_engine`, is the Docker
+tiers' check that an engine can run the lab.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from tests.support.composelab import require_engine
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,3 +46,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for marker in TIERS[tier_of(item.path)]:
             item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that can run the lab (tests/docker, tests/swarm). Without one the tests
+    that need it skip, unless GOSSIP_REQUIRE_DOCKER=1 (.ci/run sets it), which makes a
+    missing engine a failure."""
+    require_engine()

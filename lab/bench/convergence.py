@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.bench.report import Column, Result, frame, plot
-from lab.sim import Link, Network
+from lab.simnet import Link, Network
 from lab.simulate import Experiment, run
 from node.spread_model import (
     floor_rounds,

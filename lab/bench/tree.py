@@ -24,7 +24,7 @@ from typing import Any
 
 from lab.bench.report import Column, Result, frame, plot
 from lab.glomers import STRATEGIES, workload
-from lab.sim import Network
+from lab.simnet import Network
 from lab.simulate import Experiment, run
 from node.core import Applied, Deduplicated, Event, GossipNode, Stale
 

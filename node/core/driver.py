@@ -5,7 +5,7 @@ request it sent) goes through a `Driver`, which calls the core and then hands th
 `Ready` batch (node.core.events): the requests to send, the events that happened, and when
 the core next wants `tick`. The shell's one handler does the I/O (send the requests, log
 and count the events, arm a timer), and nothing else drains the core. This is etcd raft's
-Step/Ready split: the aiohttp runtime (`node.runtime`) and the simulator (`lab.sim`) differ
+Step/Ready split: the aiohttp runtime (`node.runtime`) and the simulator (`lab.simnet`) differ
 only in that handler, so both run the same loop.
 """
 

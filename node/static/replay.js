@@ -6,7 +6,7 @@
 // order ({t, node, kind, ...}), then each node's closing snapshot ("end": true). A replay
 // applies the lines to one state per node exactly as node/ledger.py's `apply_line` does,
 // and builds the shapes the node itself serves: `view(t)` is shaped like GET /observatory
-// (the merge of node/genealogy.py), `cluster(t)` like GET /cluster (node/clusterview.py).
+// (the merge of node/genealogy.py), `cluster(t)` like GET /cluster (node/gather.py).
 // So the page draws a replay with the very code that draws the live cluster.
 
 import { VERSION_TICKS_PER_S, counterFrom } from "./common.js";

@@ -1,27 +1,16 @@
 """Fixtures for the Docker Compose lab: the node image built once per session, and labs that
-are always torn down (helpers in composelab.py).
-
-Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
-(.ci/run sets it), which makes a missing engine a failure.
+are always torn down (helpers in composelab.py). Without a Docker engine they skip
+(`docker_engine`, in tests/conftest.py, says when they fail instead).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
-from tests.support.composelab import Lab, docker_required, engine_problem
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> None:
-    problem = engine_problem()
-    if problem:
-        if docker_required():
-            pytest.fail(f"GOSSIP_REQUIRE_DOCKER is set but Docker is unusable: {problem}")
-        pytest.skip(f"Docker is unusable here: {problem}")
+from tests.support.composelab import Lab, made_then_ended
 
 
 @pytest.fixture(scope="session")
@@ -36,18 +25,9 @@ def image_tag(docker_engine: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_lab(image_tag: str) -> Iterator[Callable[..., Lab]]:
+def make_lab(image_tag: str) -> Generator[Callable[..., Lab], None, None]:
     """Makes labs that are always torn down when the test ends."""
-    labs: list[Lab] = []
-
-    def make(env: dict[str, str] | None = None) -> Lab:
-        lab = Lab(image_tag, env=env)
-        labs.append(lab)
-        return lab
-
-    yield make
-    for lab in labs:
-        lab.down()
+    labs = yield from made_then_ended(lambda env: Lab(image_tag, env=env), Lab.down)
     # Tests leave the engine as they found it: no container, network or volume of theirs.
     left = {lab.project: lab.leftovers() for lab in labs}
     assert not any(left.values()), f"left behind after `down -v`: {left}"

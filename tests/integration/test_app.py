@@ -10,29 +10,18 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
-from node.logs import make_logger
+from tests.support.nodeapp import Client, start_node
+from tests.support.wire import gossip_message
 
-Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]
 
-GOOD = {
-    "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11",
-    "origin": "10.0.0.7:7000",
-    "version": 17,
-    "ttl": 6,
-    "payload": {"movie": "Alien"},
-}
+GOOD = gossip_message("10.0.0.7:7000", 17, ttl=6, uid="3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11")
 
 
 @pytest.fixture
 async def client(aiohttp_client: Any, tmp_path: Any) -> Client:
-    settings = from_env({"GOSSIP_PORT": "7990", "GOSSIP_SEED": "1"})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c: Client = await aiohttp_client(create_app(settings, movies=["Alien", "Heat", "Up"], log=log))
-    return c
+    return await start_node(aiohttp_client, tmp_path, {"GOSSIP_PORT": "7990", "GOSSIP_SEED": "1"})
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -166,9 +155,8 @@ async def test_a_new_favourite_on_demand(client: Client) -> None:
 async def test_with_an_admin_token_state_changes_need_it(
     aiohttp_client: Any, tmp_path: Any
 ) -> None:
-    settings = from_env({"GOSSIP_PORT": "7991", "GOSSIP_ADMIN_TOKEN": "s3cret"})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c = await aiohttp_client(create_app(settings, movies=["Alien", "Heat"], log=log))
+    env = {"GOSSIP_PORT": "7991", "GOSSIP_ADMIN_TOKEN": "s3cret"}
+    c = await start_node(aiohttp_client, tmp_path, env, movies=["Alien", "Heat"])
     assert (await c.post("/favourite")).status == 401
     bad = await c.post("/favourite", headers={"Authorization": "Bearer nope"})
     assert bad.status == 401

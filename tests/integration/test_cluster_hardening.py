@@ -7,7 +7,6 @@ import asyncio
 import json
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from lab.chaos import LocalTarget, lossy, rotating_partitions
 from lab.cluster import LocalCluster
 from node.core.auth import Keyring
 from tests.support.ports import port_range
+from tests.support.wire import gossip_message
 
 # ten nodes from BASE; four-node clusters at +10, +15 and +25; three nodes at +20
 BASE = port_range(__file__).start
@@ -103,16 +103,7 @@ async def _post_many(url: str, bodies: list[tuple[bytes, dict[str, str]]]) -> Co
 
 
 def _batch(n: int, origin: str, version: int) -> bytes:
-    messages = [
-        {
-            "uuid": str(uuid.uuid4()),
-            "origin": origin,
-            "version": version + k,
-            "ttl": 3,
-            "payload": {"movie": "Forged"},
-        }
-        for k in range(n)
-    ]
+    messages = [gossip_message(origin, version + k, movie="Forged") for k in range(n)]
     return json.dumps({"sender": "10.6.6.6:7000", "messages": messages}).encode()
 
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import re
-import uuid
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
 from node.core import Config
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.faults import FaultLayer, Faults
 from node.guard import RateLimiter
-from node.logs import make_logger
+from tests.support.nodeapp import Client, start_node
+from tests.support.wire import gossip_message
 
 KEY_A = "alpha-key-0123456789"
 KEY_B = "bravo-key-0123456789"
@@ -26,15 +23,7 @@ NOW = 1_800_000_000.0
 
 
 def message(version: int = 17, origin: str = "10.0.0.7:7000", uid: str | None = None) -> bytes:
-    return json.dumps(
-        {
-            "uuid": uid or str(uuid.uuid4()),
-            "origin": origin,
-            "version": version,
-            "ttl": 3,
-            "payload": {"movie": "Alien"},
-        }
-    ).encode()
+    return json.dumps(gossip_message(origin, version, uid=uid)).encode()
 
 
 def signed(
@@ -48,17 +37,14 @@ def signed(
 
 async def make(
     aiohttp_client: Any, tmp_path: Any, env: dict[str, str], config: Config | None = None
-) -> TestClient[Any, Any]:
-    settings = from_env({"GOSSIP_PORT": "7980", **env})
-    if config is not None:
-        settings = dataclasses.replace(settings, config=config)
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    app = create_app(settings, movies=["Alien", "Heat"], clock=lambda: NOW, log=log)
-    client: TestClient[Any, Any] = await aiohttp_client(app)
-    return client
+) -> Client:
+    env = {"GOSSIP_PORT": "7980", **env}
+    return await start_node(
+        aiohttp_client, tmp_path, env, ["Alien", "Heat"], config=config, clock=lambda: NOW
+    )
 
 
-async def invalid(client: TestClient[Any, Any], reason: str) -> float:
+async def invalid(client: Client, reason: str) -> float:
     text = await (await client.get("/metrics")).text()
     m = re.search(rf'^gossip_invalid_requests_total{{reason="{reason}"}} (\S+)$', text, re.M)
     assert m, reason

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 
 from lab.cluster import LocalCluster
 from tests.support.ports import port_range
+from tests.support.wire import gossip_message
 
 PORT = port_range(__file__).start
 KNOWN = "10.0.0.7:7000"
@@ -36,13 +36,7 @@ FIELDS = ["uuid", "origin", "version", "ttl", "payload", "sent_at", "hops"]
 
 
 def valid(version: int = 10**6) -> dict[str, Any]:
-    return {
-        "uuid": str(uuid.uuid4()),
-        "origin": "10.0.0.8:7000",
-        "version": version,
-        "ttl": 3,
-        "payload": {"movie": "Heat"},
-    }
+    return gossip_message("10.0.0.8:7000", version, movie="Heat")
 
 
 # a valid message with one field replaced by anything, or removed

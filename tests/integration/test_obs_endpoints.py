@@ -11,26 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
 from node.faults import Faults
 from node.ledger import apply_line, empty_state
-from node.logs import make_logger
 from node.runtime import RUNTIME
+from tests.support.nodeapp import Client, start_node
 from tests.support.waits import async_wait_until
+from tests.support.wire import gossip_message
 
-Client = TestClient[web.Request, web.Application]
-MOVIES = ["Alien", "Heat", "Up"]
 ME = "127.0.0.1:7591"
 
 
 async def make_client(aiohttp_client: Any, tmp_path: Path, **env: str) -> Client:
-    settings = from_env({"GOSSIP_PORT": "7591", "GOSSIP_SEED": "1", **env})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c: Client = await aiohttp_client(create_app(settings, movies=MOVIES, log=log))
-    return c
+    return await start_node(
+        aiohttp_client, tmp_path, {"GOSSIP_PORT": "7591", "GOSSIP_SEED": "1", **env}
+    )
 
 
 @pytest.fixture
@@ -68,14 +63,8 @@ async def test_local_holds_the_nodes_own_first_arrivals(client: Client) -> None:
 
 
 async def test_a_gossiped_update_is_recorded_with_its_sender_and_hops(client: Client) -> None:
-    msg = {
-        "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11",
-        "origin": "127.0.0.1:9",
-        "version": 3,
-        "ttl": 0,
-        "hops": 2,
-        "payload": {"movie": "Alien"},
-    }
+    uid = "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a11"
+    msg = gossip_message("127.0.0.1:9", 3, ttl=0, hops=2, uid=uid)
     envelope = {"sender": "127.0.0.1:8", "messages": [msg]}
     assert (await client.post("/gossip/", json=envelope)).status == 200
     assert (await client.post("/gossip/", json=envelope)).status == 200  # a duplicate

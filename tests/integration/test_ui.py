@@ -12,25 +12,20 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from node import create_app, from_env
-from node.clusterview import Report, summarize
 from node.core import VERSION_TICKS_PER_S, Deduplicated, MovieChanged
 from node.feed import MAX_BUFFERED, QUEUE_FRAMES, Feed, Subscriber, sse_frame
-from node.logs import make_logger
+from node.gather import Report, summarize
 from node.ui import STATIC_DIR
+from tests.support.nodeapp import MOVIES, Client, start_node
 from tests.support.waits import async_wait_until
-
-Client = TestClient[web.Request, web.Application]
-MOVIES = ["Alien", "Heat", "Up"]
+from tests.support.wire import gossip_message
 
 
 async def make_client(aiohttp_client: Any, tmp_path: Path, **env: str) -> Client:
-    settings = from_env({"GOSSIP_PORT": "7590", "GOSSIP_SEED": "1", **env})
-    log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    c: Client = await aiohttp_client(create_app(settings, movies=MOVIES, log=log))
-    return c
+    return await start_node(
+        aiohttp_client, tmp_path, {"GOSSIP_PORT": "7590", "GOSSIP_SEED": "1", **env}
+    )
 
 
 @pytest.fixture
@@ -123,7 +118,7 @@ async def test_ui_json_lists_the_movies_and_whether_a_token_is_needed(
     assert ui == {
         "id": "127.0.0.1:7590",
         "name": ":7590",  # the display name the page shows for it
-        "movies": MOVIES,
+        "movies": list(MOVIES),
         "token_required": False,
     }
     other = await make_client(aiohttp_client, tmp_path, GOSSIP_ADMIN_TOKEN="s3cret")
@@ -279,13 +274,7 @@ async def test_the_proxy_reaches_only_members_and_only_the_pages_paths(
         r = await client.get(path)
         assert r.status == 404 and "not a member" in (await r.json())["error"]
     assert (await client.get("/proxy/127.0.0.1:7590/state")).status == 404  # itself: use /state
-    msg = {
-        "uuid": "3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a12",
-        "origin": "127.0.0.1:9",
-        "version": 3,
-        "ttl": 0,
-        "payload": {"movie": "Alien"},
-    }
+    msg = gossip_message("127.0.0.1:9", 3, ttl=0, uid="3f0c1c3e-8f5e-4f59-9a59-1e0b0f3c2a12")
     await client.post("/gossip/", json=msg)
     # an origin named by a message has never answered this node: not a member, not proxied
     r = await client.get("/proxy/127.0.0.1:9/state")

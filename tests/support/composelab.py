@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +52,39 @@ def engine_problem() -> str | None:
         if r.returncode:
             return f"`{' '.join(cmd)}` failed: {r.stderr.strip()[-200:]}"
     return None
+
+
+def require_engine(
+    fail: str = "GOSSIP_REQUIRE_DOCKER is set but Docker is unusable",
+    skip: str = "Docker is unusable here",
+) -> None:
+    """Skips the calling test when Docker cannot run the lab here, or fails it when
+    GOSSIP_REQUIRE_DOCKER is set (.ci/run sets it); the message is `fail` or `skip` with
+    the problem."""
+    problem = engine_problem()
+    if problem:
+        if docker_required():
+            pytest.fail(f"{fail}: {problem}")
+        pytest.skip(f"{skip}: {problem}")
+
+
+def made_then_ended(
+    make: Callable[[dict[str, str] | None], T], end: Callable[[T], None]
+) -> Generator[Callable[..., T], None, list[T]]:
+    """For a fixture (`made = yield from made_then_ended(...)`): yields a factory that makes
+    a lab (or a stack) from an optional environment; when the test ends, ends each one made
+    and returns them, for checks on what they left behind."""
+    made: list[T] = []
+
+    def make_one(env: dict[str, str] | None = None) -> T:
+        thing = make(env)
+        made.append(thing)
+        return thing
+
+    yield make_one
+    for thing in made:
+        end(thing)
+    return made
 
 
 def wait_until(pred: Callable[[], T | None], timeout: float, what: str, step: float = 0.5) -> T:

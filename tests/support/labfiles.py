@@ -16,7 +16,7 @@ import promql_parser
 import pytest
 import yaml
 
-from tests.support.composelab import ROOT, docker_required, engine_problem
+from tests.support.composelab import ROOT, require_engine
 
 PROMETHEUS_DIR = ROOT / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
@@ -125,11 +125,10 @@ def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProc
     if shutil.which("promtool"):
         cmd = ["promtool", *args]
     else:
-        problem = engine_problem()
-        if problem:
-            if docker_required():
-                pytest.fail(f"no promtool, and Docker is unusable: {problem}")
-            pytest.skip(f"no promtool on PATH and no Docker to run it in: {problem}")
+        require_engine(
+            fail="no promtool, and Docker is unusable",
+            skip="no promtool on PATH and no Docker to run it in",
+        )
         image = os.environ.get("PROMETHEUS_IMAGE", "prom/prometheus:v2.53.4")
         cmd = ["docker", "run", "--rm", "-i", "-v", f"{ROOT}:{ROOT}:ro", "--entrypoint",
                "promtool", image, *args]  # fmt: skip

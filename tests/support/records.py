@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 from lab.record import SimRecorder
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import Config
 from node.genealogy import merge_updates
 from node.ledger import apply_line, empty_state

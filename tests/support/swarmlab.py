@@ -30,15 +30,14 @@ from tests.support.composelab import (
     ROOT,
     Prometheus,
     converged_view,
-    docker_required,
-    engine_problem,
+    made_then_ended,
     wait_until,
 )
 
 __all__ = [
     "CONVERGE_S", "ROOT", "STACK_FILE", "UPDATE_S", "Prometheus", "Stack", "Task",
-    "converged_view", "docker_required", "engine_problem", "run", "series", "stale_views",
-    "swarm_state", "wait_until",
+    "converged_view", "made_then_ended", "run", "series", "stale_views", "swarm_state",
+    "wait_until",
 ]  # fmt: skip
 
 STACK_FILE = ROOT / "docker-stack.yml"

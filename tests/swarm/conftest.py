@@ -1,33 +1,22 @@
 """Fixtures for the Swarm stack: a one-host swarm (made here, and left at the end with the
 docker_gwbridge network it made, only if the engine was not in one), the node image built
-once, and stacks that are always removed (helpers in swarmlab.py).
-
-Without a Docker engine the tests that need one skip, unless GOSSIP_REQUIRE_DOCKER=1
-(.ci/run sets it), which makes a missing engine a failure.
+once, and stacks that are always removed (helpers in swarmlab.py). Without a Docker
+engine they skip (`docker_engine`, in tests/conftest.py, says when they fail instead).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
-from tests.support.swarmlab import Stack, docker_required, engine_problem, run, swarm_state
+from tests.support.swarmlab import Stack, made_then_ended, run, swarm_state
 
 
 @pytest.fixture(scope="session")
-def swarm_engine() -> None:
-    problem = engine_problem()
-    if problem:
-        if docker_required():
-            pytest.fail(f"GOSSIP_REQUIRE_DOCKER is set but Docker is unusable: {problem}")
-        pytest.skip(f"Docker is unusable here: {problem}")
-
-
-@pytest.fixture(scope="session")
-def swarm(swarm_engine: None) -> Iterator[None]:
+def swarm(docker_engine: None) -> Iterator[None]:
     """A swarm to deploy to: this engine's, or a one-host swarm made for the tests (loopback
     is enough to advertise when there is one host) and left again at the end."""
     state = swarm_state()
@@ -52,7 +41,7 @@ def swarm(swarm_engine: None) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def stack_image(swarm_engine: None) -> Iterator[str]:
+def stack_image(docker_engine: None) -> Iterator[str]:
     """Builds the node image once, under a tag of its own (stack deploy cannot build); the
     base image comes from PYTHON_IMAGE when set. Removed at the end."""
     tag = f"swarmtest-{uuid.uuid4().hex[:8]}"
@@ -65,15 +54,6 @@ def stack_image(swarm_engine: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_stack(swarm: None, stack_image: str) -> Iterator[Callable[..., Stack]]:
+def make_stack(swarm: None, stack_image: str) -> Generator[Callable[..., Stack], None, None]:
     """Makes stacks that are always removed when the test ends."""
-    stacks: list[Stack] = []
-
-    def make(env: dict[str, str] | None = None) -> Stack:
-        stack = Stack(stack_image, env=env)
-        stacks.append(stack)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.remove()
+    yield from made_then_ended(lambda env: Stack(stack_image, env=env), Stack.remove)

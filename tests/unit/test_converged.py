@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from node.clusterview import Report, summarize
 from node.core import behind, views_converged
+from node.gather import Report, summarize
 
 
 def test_a_nodes_own_version_is_the_truth_for_its_origin() -> None:

@@ -1,5 +1,5 @@
 """The protocol core through its public calls: on a simulated network with a virtual clock
-(lab.sim), every step checked by the shared invariants. No sockets, no sleeps."""
+(lab.simnet), every step checked by the shared invariants. No sockets, no sleeps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from lab.sim import Link, Network, SimulationFailure, node_id
+from lab.simnet import Link, Network, SimulationFailure, node_id
 from node.core import (
     VERSION_TICKS_PER_S,
     Applied,

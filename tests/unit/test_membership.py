@@ -10,7 +10,7 @@ import uuid as uuidlib
 
 import pytest
 
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import (
     ALIVE,
     CANDIDATE,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lab.record import SimRecorder
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import Config, GossipNode
 from node.genealogy import hop_period, ideal_depth, merge_updates, summarize
 from node.ledger import NO_FAULTS, Ledger, apply_line, empty_state

@@ -1,4 +1,4 @@
-"""The simulator itself (lab.sim): seeded fault scenarios converge with every step checked
+"""The simulator itself (lab.simnet): seeded fault scenarios converge with every step checked
 by the shared invariants, the same seed gives the same run, and its accounting and fault
 controls do what they say. No sockets, no sleeps: virtual time only."""
 
@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from lab.sim import Link, Network, SimulationFailure, node_id
+from lab.simnet import Link, Network, SimulationFailure, node_id
 from node.core import Applied, Config, Event, GossipNode, Message, Stale
 
 CFG = Config(resample_s=2.0, sync_s=0.5, dead_after_s=1.0, dead_retry_s=1.0)

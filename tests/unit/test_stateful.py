@@ -1,6 +1,6 @@
 """Hypothesis drives a simulated cluster through random faults; a failure shrinks to a short
 script of steps. Safety is checked after every step of every node by the shared invariants
-(node.core.Invariants, inside lab.sim); liveness (everyone converges) whenever the faults
+(node.core.Invariants, inside lab.simnet); liveness (everyone converges) whenever the faults
 are healed, and at the end."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import Config
 
 N = 5

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from lab.sim import Link, Network, node_id
+from lab.simnet import Link, Network, node_id
 from node.core import (
     Applied,
     Config,

@@ -50,3 +50,12 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(cluster: LocalCluster, open_page: Callable[..., Any]) -> Any:
+    """The page of the tests that break the cluster and heal it: the first node's
+    observatory at 1440 x 1000, with the admin token typed in."""
+    page = open_page(cluster.ports[0], width=1440, height=1000)
+    page.fill("#obs-token", TOKEN)
+    return page

@@ -92,10 +92,9 @@ def sides_of(page: Any) -> dict[str, str]:
     return picked
 
 
-def matrix_behind(page: Any, node: str, origin: str) -> str | None:
-    cell = page.locator(f'#matrix tr[data-node="{node}"] td[data-origin="{origin}"]')
-    value: str | None = cell.get_attribute("data-behind")
-    return value
+def matrix_cell(page: Any, node: str, origin: str) -> Any:
+    """The matrix's cell for what `node` holds of `origin` (its data-behind, its title)."""
+    return page.locator(f'#matrix tr[data-node="{node}"] td[data-origin="{origin}"]')
 
 
 def test_the_genealogy_of_a_fresh_update_is_a_tree_that_fits_the_arrival_times(
@@ -147,12 +146,10 @@ def test_the_genealogy_of_a_fresh_update_is_a_tree_that_fits_the_arrival_times(
 
 
 def test_a_cut_drawn_on_the_page_splits_the_matrix_and_a_heal_joins_it(
-    cluster: LocalCluster, open_page: OpenPage
+    cluster: LocalCluster, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    page = open_page(cluster.ports[0], width=1440, height=1000)
-    page.fill("#obs-token", TOKEN)
     # draw the cut: a line down the graph, just right of its centre
     page.click("#cut-draw")
     box = page.locator("#graph").bounding_box()
@@ -177,20 +174,10 @@ def test_a_cut_drawn_on_the_page_splits_the_matrix_and_a_heal_joins_it(
     pa, pb = (int(n.rsplit(":", 1)[1]) for n in (a[0], b[0]))
     start_update(page, pa)
     start_update(page, pb)
-    for row in a:
-        expect(
-            page.locator(f'#matrix tr[data-node="{row}"] td[data-origin="{b[0]}"]')
-        ).not_to_have_attribute("data-behind", "0")
-        expect(
-            page.locator(f'#matrix tr[data-node="{row}"] td[data-origin="{a[0]}"]')
-        ).to_have_attribute("data-behind", "0")
-    for row in b:
-        expect(
-            page.locator(f'#matrix tr[data-node="{row}"] td[data-origin="{a[0]}"]')
-        ).not_to_have_attribute("data-behind", "0")
-        expect(
-            page.locator(f'#matrix tr[data-node="{row}"] td[data-origin="{b[0]}"]')
-        ).to_have_attribute("data-behind", "0")
+    for side, other in ((a, b), (b, a)):
+        for row in side:
+            expect(matrix_cell(page, row, other[0])).not_to_have_attribute("data-behind", "0")
+            expect(matrix_cell(page, row, side[0])).to_have_attribute("data-behind", "0")
     expect(page.locator("#cluster-summary")).to_have_attribute("data-converged", "false")
     # the spread falls well behind the model, and the page names the other side
     expect(page.locator("#curve-verdict")).to_have_attribute("data-kind", "behind", timeout=30_000)
@@ -222,12 +209,10 @@ def test_a_cut_drawn_on_the_page_splits_the_matrix_and_a_heal_joins_it(
 
 
 def test_a_recorded_episode_replays_to_the_state_it_ended_with(
-    cluster: LocalCluster, open_page: OpenPage
+    cluster: LocalCluster, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    page = open_page(cluster.ports[0], width=1440, height=1000)
-    page.fill("#obs-token", TOKEN)
     page.click("#record-start")
     expect(page.locator("#obs-mode")).to_contain_text("Recording since")
     start_update(page, cluster.ports[1])
@@ -278,7 +263,7 @@ def test_a_recorded_episode_replays_to_the_state_it_ended_with(
     expect(page.locator("#cluster-summary")).to_have_attribute("data-converged", "true")
     for p in cluster.ports:
         for o, version in actual[nid(p)].items():
-            cell = page.locator(f'#matrix tr[data-node="{nid(p)}"] td[data-origin="{o}"]')
+            cell = matrix_cell(page, nid(p), o)
             expect(cell).to_have_attribute("data-behind", "0")
             assert str(version) in (cell.get_attribute("title") or "")
     page.click("#step-prev")
@@ -329,12 +314,10 @@ def test_a_100_node_simulated_record_with_a_partition_replays(
 
 
 def test_two_rumours_race_and_the_page_says_where_each_node_ends(
-    cluster: LocalCluster, open_page: OpenPage
+    cluster: LocalCluster, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    page = open_page(cluster.ports[0], width=1440, height=1000)
-    page.fill("#obs-token", TOKEN)
     first, last = nid(cluster.ports[0]), nid(cluster.ports[-1])
     page.select_option("#race-a", first)
     page.select_option("#race-b", last)
@@ -359,12 +342,10 @@ def test_two_rumours_race_and_the_page_says_where_each_node_ends(
 
 
 def test_loss_set_on_one_node_shows_as_a_band_on_the_timeline(
-    cluster: LocalCluster, open_page: OpenPage
+    cluster: LocalCluster, page: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    page = open_page(cluster.ports[0], width=1440, height=1000)
-    page.fill("#obs-token", TOKEN)
     victim = nid(cluster.ports[3])
     page.locator(f'#graph g.node[data-node="{victim}"]').click()
     expect(page.locator("#fe-node")).to_have_text(f":{cluster.ports[3]}")

@@ -1,4 +1,5 @@
-"""The cluster as one node sees it (`GET /cluster`): every known peer's `/state`, side by side.
+"""Gathering the peers' views: every known peer's `/state`, side by side (`GET /cluster`,
+the observatory): the cluster as one node sees it.
 
 Owns the server-side fan-out behind the page's matrix and spread views, and the pure
 summary of what it gathered. A browser outside the Docker network cannot reach the peers'
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from node.core import DEAD, VERSION_TICKS_PER_S, GossipNode, views_converged
+from node.transport import read_capped
 
 __all__ = [
     "ClusterView",
@@ -35,7 +37,6 @@ __all__ = [
     "SharedGather",
     "ask_each",
     "fan_out_session",
-    "read_capped",
     "summarize",
 ]
 
@@ -326,17 +327,6 @@ class ClusterView:
             return Report(peer, health, None, f"bad /state: {e}"[:200])
         rtt_ms = round((time.monotonic() - started) * 1000, 1)
         return Report(peer, health, state, rtt_ms=rtt_ms)
-
-
-async def read_capped(r: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The whole body, or ValueError once it passes `limit` bytes."""
-    chunks, size = [], 0
-    async for chunk in r.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise ValueError(f"body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _check_origins(origins: dict[str, Any]) -> None:
