@@ -1,6 +1,6 @@
 """Benchmark 6: the epidemic broadcast tree against random push, simulated (docs/tree.md).
 
-Owns three experiments on the real core (`lab.simulate.run`, `lab.sim`):
+Owns three experiments on the real core (`lab.simulate.run`, `lab.simnet`):
 - one update through 100, 1,000 and 10,000 nodes after warm-up broadcasts, for each
   strategy: link latencies until everyone knows it, relative message redundancy (RMR =
   payload copies / (N - 1) - 1) and last delivery hop (LDH); the largest size also at 20 %
