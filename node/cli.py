@@ -23,11 +23,6 @@ __all__ = ["main", "new_event_loop"]
 #: Seconds the server waits for open requests at shutdown; Docker's stop_grace_period and
 #: the lab's stop timeouts are longer than this.
 SHUTDOWN_GRACE_S = 3.0
-#: A connection idle this long is closed: before its first request, between requests, or
-#: stuck half-way through its headers (a slow body has its own limit, see node.edge), so
-#: half-open and slow-loris connections cannot pile up. Peers' pooled connections are
-#: released sooner (node.transport), so they never race this.
-SERVER_IDLE_TIMEOUT_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print=None,
         access_log=None,
         shutdown_timeout=SHUTDOWN_GRACE_S,
-        keepalive_timeout=SERVER_IDLE_TIMEOUT_S,
+        # idle, half-open and slow-loris connections are closed after settings.idle_s (a
+        # slow body has its own limit, see node.edge); peers release theirs sooner
+        keepalive_timeout=settings.idle_s,
         handle_signals=True,
         loop=new_event_loop(),
     )

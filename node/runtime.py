@@ -83,6 +83,7 @@ class Runtime:
             keys=self._keys,
             faults=self.faults,
             clock=clock,
+            idle_s=settings.idle_s,
         )
         #: Called with every batch of events (the page's live feed subscribes here).
         self.listeners: list[Callable[[list[Event]], None]] = []

@@ -84,6 +84,13 @@ class Settings:
     #: Seconds before a request to a peer is given up (connect, send and reply together);
     #: a request's body must arrive within twice this (node.edge).
     request_timeout_s: float = 2.0
+    #: Seconds an idle connection stays open on this node's server: before its first
+    #: request, between requests, or stuck in its headers (slow-loris). The node's own pooled
+    #: connections to peers are released at 80 % of it (node.transport), so that a request
+    #: never goes out on a connection the peer is closing. Long, because a node talks to
+    #: every peer now and then: at 60 peers, a 10 s idle meant a new TCP connection for
+    #: most requests (5 a second a node).
+    idle_s: float = 75.0
     #: Largest request body accepted, bytes.
     max_body_bytes: int = 1 << 20
     #: Token that the admin endpoints and `POST /favourite` require. None: the admin
@@ -262,6 +269,10 @@ VARIABLES: dict[str, Knob] = {k.variable: k for k in (
     Knob("GOSSIP_REQUEST_TIMEOUT_SECONDS", "--request-timeout-seconds", "request_timeout_s",
          _positive, "SECONDS", "timeout of a request to a peer",
          "timeout of one request to a peer"),
+    Knob("GOSSIP_IDLE_SECONDS", "--idle-seconds", "idle_s", _positive, "SECONDS",
+         "idle connections are closed after this long",
+         "idle connections (before a request, between requests, stuck in their headers) are "
+         "closed after this long; the node's own connections to peers are kept 80 % of it"),
     Knob("GOSSIP_ADMIN_TOKEN", "--admin-token", "admin_token", _text, "TOKEN",
          "token required by state-changing endpoints",
          "when set, state-changing endpoints (`POST /favourite`) need `Authorization: Bearer "

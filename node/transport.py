@@ -38,10 +38,10 @@ from node.faults import FaultLayer, Faults
 
 __all__ = ["Transport", "read_capped"]
 
-#: Pooled connections to peers are released after this many idle seconds: sooner than the
-#: peers' server closes them (node.cli.SERVER_IDLE_TIMEOUT_S), so a request never goes out
+#: Pooled connections to peers are released after this share of the idle timeout
+#: (Settings.idle_s): sooner than the peers' server closes them, so a request never goes out
 #: on a connection the other end is closing.
-CLIENT_IDLE_S = 5.0
+CLIENT_IDLE_SHARE = 0.8
 
 MAX_IN_FLIGHT = 256
 #: A peer's reply may carry a whole state (max_batch messages): bounded all the same.
@@ -63,8 +63,10 @@ class Transport:
         keys: Callable[[], Keyring | None] = lambda: None,
         faults: FaultLayer | None = None,
         clock: Callable[[], float] = time.time,
+        idle_s: float = 75.0,
     ) -> None:
         self.config = config
+        self.keepalive_s = idle_s * CLIENT_IDLE_SHARE
         self.timeout_s = timeout_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._on_answer, self._on_failure = on_answer, on_failure
@@ -78,7 +80,7 @@ class Transport:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=CLIENT_IDLE_S
+            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=self.keepalive_s
         )
         self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
 
