@@ -103,6 +103,8 @@ class Edge:
     async def read_body(self, request: web.Request) -> bytes:
         """The body, within the size limit and the time limit (a slow sender is cut off)."""
         try:
+            if request.content.is_eof():  # all of it has arrived: nothing to wait for
+                return await request.read()
             async with asyncio.timeout(self.read_timeout_s):
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:

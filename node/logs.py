@@ -246,14 +246,54 @@ def make_logger(
         structlog.processors.format_exc_info,
         renderer,
     ]
+    out = stream or sys.stdout
     logger = structlog.wrap_logger(
-        structlog.PrintLogger(stream or sys.stdout),
+        structlog.PrintLogger(out),
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=True,
     )
     name = name or default_name(node_id, None)
-    return NodeLogger(logger.bind(node=node_id, name=name), level, clock=clock, window_s=window_s)
+    bound = logger.bind(node=node_id, name=name)
+    if fmt == "json":
+        bound = _JsonLines(out, {"node": node_id, "name": name}, level, bound)
+    return NodeLogger(bound, level, clock=clock, window_s=window_s)
+
+
+class _JsonLines:
+    """structlog's JSON lines for one node, without walking its pipeline for each: the
+    same keys in the same order (the bound context, the fields, `event`, `level`,
+    `timestamp`), one orjson call and one write. It was a fifth of a node's CPU per update
+    (benchmark 4's profile); a line with `exc_info` still goes through structlog."""
+
+    def __init__(self, stream: TextIO, context: dict[str, Any], level: str, slow: Any) -> None:
+        self._stream = stream
+        self._context = context
+        self._min = _LEVELS[level]
+        self._slow = slow
+
+    def _line(self, method: str, event: str, kw: dict[str, Any]) -> None:
+        if _LEVELS[method] < self._min:
+            return
+        if "exc_info" in kw:
+            getattr(self._slow, method)(event, **kw)
+            return
+        line = {**self._context, **kw, "event": event}
+        _level_and_time(None, method, line)
+        self._stream.write(_orjson_dumps(line) + "\n")
+        self._stream.flush()
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._line("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._line("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._line("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._line("error", event, kw)
 
 
 def log_event(log: Any, event: Event) -> None:
