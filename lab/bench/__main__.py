@@ -23,7 +23,7 @@ from pathlib import Path
 from lab.bench.report import Result, machine, write_json
 from lab.cli import command, missing_extra
 
-__all__ = ["BENCHMARKS", "main"]
+__all__ = ["BENCHMARKS", "DEFAULT", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Results go into the clone's results/ folder; installed from a wheel, into ./results.
@@ -70,6 +70,12 @@ def _tree(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Resu
     return tree.run_benchmark(quick, out, jobs, say)
 
 
+def _scale(quick: bool, out: Path, jobs: int, say: Callable[[str], None]) -> Result:
+    from lab.bench import scale
+
+    return scale.run_benchmark(quick, out, say)
+
+
 BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]] = {
     "convergence": _convergence,
     "glomers": _glomers,
@@ -77,7 +83,11 @@ BENCHMARKS: dict[str, Callable[[bool, Path, int, Callable[[str], None]], Result]
     "throughput": _throughput,
     "memory": _memory,
     "tree": _tree,
+    "scale": _scale,
 }
+#: What runs without --only: all but `scale`, which needs a Docker engine and takes a
+#: quarter of an hour and more (`--only scale`).
+DEFAULT = [name for name in BENCHMARKS if name != "scale"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,15 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lab.bench",
         "Run Gossip Lab's benchmarks: convergence against size and the Gossip "
         "Glomers workload (simulated), real processes, one node's throughput, memory, the "
-        "broadcast tree against random push (simulated). "
+        "broadcast tree against random push (simulated); with --only scale, the Compose lab as "
+        "it grows. "
         "Needs the bench extra: pip install 'gossip-lab[bench]'.",
     )
     p.add_argument("--quick", action="store_true", help="a CI smoke run (a couple of minutes)")
     p.add_argument(
         "--only",
-        default=",".join(BENCHMARKS),
+        default=",".join(DEFAULT),
         metavar="NAME,...",
-        help="comma-separated benchmarks to run (default: all: %(default)s)",
+        help="comma-separated benchmarks to run (default: %(default)s; also: scale, the "
+        "Compose lab at 10 to 100 peers, which needs a Docker engine)",
     )
     p.add_argument(
         "--out",
