@@ -63,7 +63,7 @@ class Transport:
         keys: Callable[[], Keyring | None] = lambda: None,
         faults: FaultLayer | None = None,
         clock: Callable[[], float] = time.time,
-        idle_s: float = 75.0,
+        idle_s: float,
     ) -> None:
         self.config = config
         self.keepalive_s = idle_s * CLIENT_IDLE_SHARE
