@@ -133,7 +133,9 @@ def _measure(
             time.sleep(min(10.0, max(0.0, end - time.monotonic() - 5)))
         time.sleep(max(0.0, end - time.monotonic()))
         ups = _span(prom, UP, window_s)
-        reach = sorted(_span(prom, REACH, window_s))
+        # a lab that never converged has no reach-all to speak of: the rule's few values
+        # then come from the handful of nodes Prometheus could scrape
+        reach = sorted(_span(prom, REACH, window_s)) if row["converged_s"] is not None else []
         row.update(
             {
                 "reach_p50_s": quantile(reach, 0.5),
