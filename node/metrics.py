@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -71,6 +71,7 @@ class NodeMetrics:
     def __init__(
         self, node: GossipNode, name: str = "", *, invalid: Mapping[str, int] | None = None
     ) -> None:
+        self.node = node
         self.registry = CollectorRegistry(auto_describe=True)
         self.propagation = Histogram(
             "gossip_propagation_seconds",
@@ -83,10 +84,46 @@ class NodeMetrics:
             _CoreCollector(node, {} if invalid is None else invalid, name or node.id)
         )
 
+    def render(self) -> bytes:
+        """The text exposition served at /metrics. The two families with a series per
+        origin (N lines each) are written here; prometheus_client writes the rest. Its
+        writer costs ~20 us a line: at 101 origins a scrape took 4 ms of the node's CPU, a
+        second of CPU a second for the Compose lab's 101 nodes scraped every second."""
+        return _per_origin(self.node) + generate_latest(self.registry)
+
     def observe(self, events: Iterable[Event]) -> None:
         for event in events:
             if isinstance(event, Applied) and event.delay_s is not None:
                 self.propagation.observe(max(event.delay_s, 0.0))
+
+
+def _per_origin(node: GossipNode) -> bytes:
+    """gossip_version_seen and gossip_version_delay_seconds, one series per origin."""
+    table = node.table
+    seen = [
+        "# HELP gossip_version_seen Highest version of origin this node knows (its own included)",
+        "# TYPE gossip_version_seen gauge",
+    ]
+    delay = [
+        "# HELP gossip_version_delay_seconds Seconds from the origin's send of the version "
+        "known here to its arrival here",
+        "# TYPE gossip_version_delay_seconds gauge",
+    ]
+    for origin in table:
+        label = _label_value(origin)
+        seen.append(f'gossip_version_seen{{origin="{label}"}} {table.version(origin)}')
+        entry = table.get(origin)
+        if entry is not None and entry.message.sent_at is not None:
+            late = max(entry.learned_at - entry.message.sent_at, 0.0)
+            delay.append(f'gossip_version_delay_seconds{{origin="{label}"}} {late!r}')
+    return ("\n".join(seen) + "\n" + "\n".join(delay) + "\n").encode()
+
+
+def _label_value(text: str) -> str:
+    """A label value escaped as the text format wants (ids are addresses: rarely any)."""
+    if "\\" in text or '"' in text or "\n" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text
 
 
 class _CoreCollector(Collector):
@@ -97,23 +134,6 @@ class _CoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         node, stats = self.node, self.node.stats
-        seen = GaugeMetricFamily(
-            "gossip_version_seen",
-            "Highest version of origin this node knows (its own included)",
-            labels=["origin"],
-        )
-        delay = GaugeMetricFamily(
-            "gossip_version_delay_seconds",
-            "Seconds from the origin's send of the version known here to its arrival here",
-            labels=["origin"],
-        )
-        for origin in node.table:
-            seen.add_metric([origin], node.table.version(origin))
-            entry = node.table.get(origin)
-            if entry is not None and entry.message.sent_at is not None:
-                delay.add_metric([origin], max(entry.learned_at - entry.message.sent_at, 0.0))
-        yield seen
-        yield delay
         for name, value, text in (
             ("gossip_messages_received", stats.received, "Gossip messages received"),
             ("gossip_messages_sent", stats.sent, "Gossip messages sent (each copy to each peer)"),
