@@ -16,6 +16,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,11 @@ __all__ = ["LocalCluster", "get_json", "main"]
 
 #: Seconds a node gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 5.0
+#: Nodes starting at once at most (importing the node costs ~0.4 s of CPU): the next one
+#: starts when an earlier one listens. 60 nodes started 0.1 s apart regardless overloaded
+#: this 2-core machine for minutes (requests timing out, peers marked dead, more requests);
+#: started 0.5 s apart they settled (docs/benchmarks.md, "The lab at scale").
+STARTING_AT_ONCE = os.cpu_count() or 2
 
 
 def get_json(url: str, timeout: float = 2.0) -> Any:
@@ -75,6 +81,8 @@ class LocalCluster:
         self.cwd = cwd
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
+        #: nodes seen listening since they were last started (see `pace`)
+        self._listening: set[int] = set()
 
     @property
     def urls(self) -> list[str]:
@@ -96,6 +104,7 @@ class LocalCluster:
         """Starts (or restarts) the node on `port`; its output goes to `stdout` if given,
         else to its log file (appended), else is discarded."""
         self.stop(port)
+        self._listening.discard(port)
         if stdout is None:
             path = self.log_path(port)
             if path is not None:
@@ -117,9 +126,24 @@ class LocalCluster:
         return proc
 
     def start_all(self, stdout: int | None = None, stagger_s: float = 0.1) -> None:
-        for port in self.ports:
+        """Starts every node, `stagger_s` apart and at most STARTING_AT_ONCE still starting."""
+        for k, port in enumerate(self.ports):
             self.start(port, stdout=stdout)
+            self.pace(self.ports[: k + 1])
             time.sleep(stagger_s)
+
+    def pace(self, started: Sequence[int], timeout_s: float = 30.0) -> None:
+        """Waits until fewer than STARTING_AT_ONCE of the `started` nodes are still
+        starting (alive and not listening yet), or `timeout_s` has passed."""
+        end = time.monotonic() + timeout_s
+        while True:
+            starting = [p for p in started if p not in self._listening and self.alive(p)]
+            self._listening.update(p for p in starting if _listens(p))
+            if sum(p not in self._listening for p in starting) < STARTING_AT_ONCE:
+                return
+            if time.monotonic() >= end:
+                return
+            time.sleep(0.05)
 
     def kill(self, port: int) -> None:
         """SIGKILL: the node dies at once, as in a crash."""
@@ -219,6 +243,14 @@ class LocalCluster:
 _COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96]
 
 
+def _listens(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def _pump(port: int, stream: IO[bytes], colour: int | None, lock: threading.Lock) -> None:
     prefix = f"{port} | "
     if colour is not None:
@@ -297,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t = threading.Thread(target=_pump, args=(port, proc.stdout, colour, lock), daemon=True)
             t.start()
             threads.append(t)
+            cluster.pace(cluster.ports[: k + 1])
             time.sleep(0.1)
         while any(cluster.alive(p) for p in cluster.ports):
             time.sleep(0.5)

@@ -21,6 +21,7 @@ PORTS: dict[str, range] = {
     "integration/test_cluster.py": range(7200, 7260),
     "integration/test_cluster_signals.py": range(7260, 7270),
     "integration/test_cluster_hardening.py": range(7270, 7300),
+    "integration/test_cluster_pacing.py": range(7312, 7320),
     "integration/test_fuzz.py": range(7330, 7340),
     "integration/test_poisoning.py": range(7350, 7360),
     "browser/test_page.py": range(7500, 7540),  # with browser/conftest.py (tests.support.pagekit)
