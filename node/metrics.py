@@ -87,8 +87,8 @@ class NodeMetrics:
     def render(self) -> bytes:
         """The text exposition served at /metrics. The two families with a series per
         origin (N lines each) are written here; prometheus_client writes the rest. Its
-        writer costs ~20 us a line: at 101 origins a scrape took 4 ms of the node's CPU, a
-        second of CPU a second for the Compose lab's 101 nodes scraped every second."""
+        writer costs ~20 us a line: at 101 origins a scrape took 4.1 ms of the node's CPU
+        (0.4 s of CPU a second for 101 nodes scraped every second), 1.8 ms now."""
         return _per_origin(self.node) + generate_latest(self.registry)
 
     def observe(self, events: Iterable[Event]) -> None:
