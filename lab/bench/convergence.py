@@ -65,6 +65,7 @@ def run_benchmark(
         Experiment(
             nodes=n,
             strategy="push",  # (the fanout grid is random push's; benchmark 6 has the tree)
+            ttl=8,  # (random push's measured choice; the node's default is the tree's 16)
             fanout=f,
             loss=loss,
             seed=seed,
