@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.bench.report import Column, Result, plot
+from lab.bench.report import Column, Result, frame, plot
 
 __all__ = ["node_cpu", "quantile", "run_benchmark"]
 
@@ -248,12 +248,8 @@ def _plot(out: Path, rows: list[dict[str, Any]]) -> list[str]:
             p99 = [(r["nodes"], r["reach_p99_s"]) for r in mine if r["reach_p99_s"] is not None]
             axes[1].plot([x for x, _ in p99], [y for _, y in p99], "o-", label=strategy)
         axes[0].axhline(100, color="grey", linestyle=":", label="one core")
-        axes[0].set_ylabel("nodes' CPU, % of one core")
+        frame(axes[0], "nodes", "% of one core", "The nodes' CPU, summed")
         axes[1].axhline(1.0, color="grey", linestyle=":", label="1 s")
-        axes[1].set_ylabel("reach-all p99 (s)")
-        for ax in axes:
-            ax.set_xlabel("nodes")
-            ax.grid(alpha=0.3)
-            ax.legend()
+        frame(axes[1], "nodes", "seconds", "Reach-all p99")
         fig.suptitle("The Compose lab as it grows (docker compose up --scale peer=N)")
     return ["scale.png"]
