@@ -1,7 +1,7 @@
 """Benchmark 3: real node processes on this machine.
 
-Owns one measurement per cluster size (5, 10, 25, 50, 100 processes; 5 in a quick run): a
-`lab.cluster.LocalCluster` on free loopback ports with `GOSSIP_RESAMPLE_SECONDS=1` (every
+Owns one measurement per cluster size (5, 10, 25, 30, 35, 40, 50, 100 processes; 5 in a quick
+run): a `lab.cluster.LocalCluster` on free loopback ports with `GOSSIP_RESAMPLE_SECONDS=1` (every
 node picks a new favourite about every second), left to settle, then watched for a window:
 - propagation latency p50/p99 from the nodes' own `gossip_propagation_seconds` histograms
   (the window's increase, summed over nodes, quantiles interpolated as PromQL's
@@ -38,10 +38,13 @@ from lab.cluster import LocalCluster
 __all__ = ["run_benchmark"]
 
 DEADLINE_S = 3.0
+#: The aim: the largest cluster that converges every update within DEADLINE_S has at least
+#: this many nodes (10 on 2026-11-30, before the tree).
+AIM_NODES = 25
 
 
 def run_benchmark(quick: bool, out: Path, say: Callable[[str], None] = print) -> Result:
-    sizes = (5,) if quick else (5, 10, 25, 50, 100)
+    sizes = (5,) if quick else (5, 10, 25, 30, 35, 40, 50, 100)
     window_s = 8.0 if quick else 30.0
     rows: list[dict[str, Any]] = []
     failed = None
@@ -73,9 +76,9 @@ def run_benchmark(quick: bool, out: Path, say: Callable[[str], None] = print) ->
     largest = max(ok) if ok else None
     tried = ", ".join(str(r["nodes"]) for r in rows)
     result.aim(
-        "the largest cluster that converges every update within 3 s",
+        f"the largest cluster that converges every update within 3 s (aim: {AIM_NODES} or more)",
         f"{largest} nodes (of {tried})" if largest else f"none of {tried or 'no size'}",
-        None,
+        None if quick else (largest or 0) >= AIM_NODES,
     )
     if failed:
         result.notes.append(
