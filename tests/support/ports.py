@@ -28,6 +28,7 @@ PORTS: dict[str, range] = {
     "integration/test_ui_cluster.py": range(7540, 7550),
     "integration/test_logtail_cluster.py": range(7600, 7700),
     "integration/test_obs_cluster.py": range(7740, 7750),
+    "integration/test_experiment_local.py": range(7760, 7790),
     "browser/observatory/test_obs_page.py": range(7750, 7760),  # with its conftest.py (obskit)
 }
 

@@ -1,0 +1,600 @@
+"""`python -m lab.experiment`: one scenario, run on the simulator or on real processes, and
+runs compared.
+
+Owns experiments: a scenario (`lab.scenario`, a TOML file) played on a substrate, the record
+it leaves, the figures read from that record, and the comparison of runs.
+
+    python -m lab.experiment run steady --on sim --out runs/steady-sim
+    python -m lab.experiment run steady --on local --out runs/steady-local
+    python -m lab.experiment compare runs/steady-sim runs/steady-local
+
+Both substrates play the same schedule: the new favourites (each node about every `pace_s`,
+drawn from the scenario's seed, none in the last `quiet_s`) and the timeline's actions come
+from the experiment, not from the nodes' own timers, so the two runs make the same updates at
+the same moments. One fault mechanism per substrate:
+- `sim`: `lab.simnet` (the real core in virtual time); partitions and crashes by the
+  network, a node's faults on its links (`SIM_FAULTS` says how they map);
+- `local`: `lab.cluster` processes on loopback; faults through each node's fault layer
+  (`PUT /admin/faults`), kills by SIGKILL, restarts as new processes.
+
+Either way the run writes into DIR: `record.jsonl` (the observatory's record format, so the
+page's "Load a record" replays it; its header holds the scenario and the link model),
+`updates.json` (every update and when each node got it), `summary.json` and `coverage.png`.
+The figures come from the record alone, by the same code for both substrates:
+- `reach_all_p50_s`, `reach_all_p99_s`: per update made before the quiet spell, the time
+  until every node up at the end knew it (or a newer version of its origin);
+- `msgs_per_update`: node-to-node messages (a request and its reply are two) over updates;
+- `converged`: at the end, every node up holds every such node's own version.
+With `--json` the last line is one JSON object (the summary). Exit codes: 0 when the run
+converged, 1 when it did not, 2 for usage errors (a bad scenario names the field).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+import statistics
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from lab.cli import HelpFormatter, command, missing_extra
+from lab.scenario import Action, Scenario, ScenarioError, load, shipped, sides, targets
+
+__all__ = [
+    "SIM_LINK",
+    "Run",
+    "calibration",
+    "compare",
+    "figures",
+    "main",
+    "run",
+    "save",
+    "schedule",
+]
+
+SUBSTRATES = ("sim", "local")
+#: The simulator's links, uncalibrated: 2 ms one way plus up to 2 ms of jitter (loopback
+#: HTTP between busy processes; `--calibrate DIR` takes them from a measured run instead).
+SIM_LINK = {"latency_s": 0.002, "jitter_s": 0.002}
+#: A request that does not come back is failed after this long, on both substrates.
+TIMEOUT_S = 2.0
+#: Coverage curves are sampled at this many points up to the slowest arrival.
+CURVE_POINTS = 400
+TOKEN = "experiment-admin-token"
+
+Say = Callable[[str], None]
+
+
+class Run:
+    """What one substrate hands back: the record, the messages sent, and how it was set up."""
+
+    def __init__(self, record: list[dict[str, Any]], messages: int, link: dict[str, Any]) -> None:
+        self.record, self.messages, self.link = record, messages, link
+
+
+# --- the schedule ----------------------------------------------------------------------------
+def schedule(sc: Scenario) -> list[tuple[float, str, Any]]:
+    """Every step of the run, in time order, as (seconds from the start, kind, what): the
+    new favourites ("publish", node index) and the timeline ("action", Action). The same
+    for every substrate: it depends on the scenario and its seed alone."""
+    rng = random.Random(sc.seed)
+    steps: list[tuple[float, str, Any]] = [(a.at, "action", a) for a in sc.timeline]
+    stop = sc.seconds - sc.quiet_s
+    if sc.pace_s > 0:
+        for i in range(sc.nodes):
+            t = rng.uniform(0, sc.pace_s)
+            while t < stop:
+                steps.append((t, "publish", i))
+                t += sc.pace_s * rng.uniform(0.7, 1.3)
+    return sorted(steps, key=lambda s: (s[0], s[1] != "action"))
+
+
+# --- the simulator ---------------------------------------------------------------------------
+#: How a node's faults become its links in the simulator. A live node's fault layer acts on
+#: the requests it sends; a simulated link acts on every message both ways. A node's drop
+#: d loses d of its own exchanges and none of its peers', d/2 of its exchanges on average;
+#: a link loss of d/4 (request or reply, both ways) loses about as many. A delay is felt
+#: one way in the live lab (on what the node sends) and on every message in the simulator,
+#: hence half of it on the link.
+SIM_FAULTS = {"drop": 0.25, "duplicate": 0.5, "delay_ms": 0.5, "jitter_ms": 0.5}
+
+
+def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run:
+    """Plays the scenario in `lab.simnet` and returns its record."""
+    import dataclasses
+
+    from lab.record import SimRecorder
+    from lab.simnet import Link, Network, node_id
+
+    link = dict(link or SIM_LINK)
+    base = Link(latency_s=link["latency_s"], jitter_s=link["jitter_s"], timeout_s=TIMEOUT_S)
+    net = Network(dataclasses.replace(sc.config(), resample_s=0.0), seed=sc.seed, link=base,
+                  check=False)  # fmt: skip
+    rec = SimRecorder(net)
+    ids = [node_id(i) for i in range(sc.nodes)]
+    net.cluster(sc.nodes)
+    warm = net.run_until_converged(120.0)
+    say(f"  sim: {sc.nodes} nodes joined and converged in {warm:.1f} virtual s")
+    rec.start()
+    t0, m0 = net.now, net.messages
+    down: set[str] = set()
+
+    def act(a: Action) -> None:
+        if a.action == "partition":
+            rec.partition(*([ids[i] for i in side] for side in sides(a, sc.nodes)))
+        elif a.action == "heal":
+            rec.heal()
+            net.clear_links()
+            for nid in ids:
+                rec.set_faults(nid, drop=0.0, duplicate=0.0, delay_ms=0.0, jitter_ms=0.0)
+        elif a.action == "kill":
+            for i in targets(a, sc.nodes):
+                if ids[i] not in down:
+                    down.add(ids[i])
+                    rec.crash(ids[i])
+        elif a.action == "restart":
+            for i in targets(a, sc.nodes):
+                if ids[i] in down:
+                    down.discard(ids[i])
+                    rec.restart(ids[i], bootstrap=ids[0] if i else None)
+        elif a.action == "faults":
+            f = dict(a.faults)
+            changed = dataclasses.replace(
+                base,
+                loss=min(0.99, f.get("drop", 0.0) * SIM_FAULTS["drop"]),
+                duplicate=min(0.99, f.get("duplicate", 0.0) * SIM_FAULTS["duplicate"]),
+                latency_s=base.latency_s + f.get("delay_ms", 0.0) * SIM_FAULTS["delay_ms"] / 1000,
+                jitter_s=base.jitter_s + f.get("jitter_ms", 0.0) * SIM_FAULTS["jitter_ms"] / 1000,
+            )
+            for i in targets(a, sc.nodes):
+                rec.set_faults(ids[i], **f)
+                for other in ids:
+                    if other != ids[i]:
+                        net.set_link(ids[i], other, changed)
+        elif a.action == "burst":
+            for i in targets(a, sc.nodes):
+                publish(i)
+
+    def publish(i: int) -> None:
+        if ids[i] in net.nodes and ids[i] not in down:
+            net.publish(ids[i])
+
+    for at, kind, what in schedule(sc):
+        net.at(t0 + at, functools.partial(act if kind == "action" else publish, what))
+    net.run_until(t0 + sc.seconds)
+    record = rec.record(scenario=sc.to_json(), substrate="sim", calibration=link)
+    return Run(record, net.messages - m0, link)
+
+
+# --- local processes -------------------------------------------------------------------------
+def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
+    """Plays the scenario on `lab.cluster` processes on loopback and returns their record."""
+    from lab.bench.load import free_ports
+    from lab.cluster import LocalCluster
+    from node.core import views_converged
+    from node.ledger import FORMAT, FORMAT_VERSION, merge_records
+    from node.partitions import blocked_by_side
+
+    env = {"GOSSIP_ADMIN_TOKEN": TOKEN, "GOSSIP_SEED": str(sc.seed), **local_env(sc)}
+    port0 = base_port or free_ports(sc.nodes, lo=8100, hi=8900)
+    cluster = LocalCluster(sc.nodes, base_port=port0, env=env)
+    ids = [f"127.0.0.1:{p}" for p in cluster.ports]
+    try:
+        say(f"  local: starting {sc.nodes} node processes on ports {port0}-{port0 + sc.nodes - 1}")
+        cluster.start_all()
+        cluster.wait_ready(60 + sc.nodes)
+        end = time.monotonic() + 60
+        while not views_converged({f"127.0.0.1:{p}": v for p, v in cluster.views().items()}, ids):
+            if time.monotonic() > end:
+                raise TimeoutError("the cluster did not converge within 60 s of starting")
+            time.sleep(0.2)
+        sent0 = _requests_sent(cluster, ids)
+        t0 = time.time()
+        down: set[int] = set()
+        lives: list[list[dict[str, Any]]] = []  # the records of killed nodes' past lives
+
+        def act(a: Action) -> None:
+            if a.action == "partition":
+                groups = [[ids[i] for i in side] for side in sides(a, sc.nodes)]
+                for node, blocked in blocked_by_side(groups).items():
+                    _admin(node, "/admin/faults", {"blocked": blocked})
+            elif a.action == "heal":
+                off = {"blocked": [], "drop": 0, "duplicate": 0, "delay_ms": 0, "jitter_ms": 0}
+                for i, node in enumerate(ids):
+                    if i not in down:
+                        _admin(node, "/admin/faults", off)
+            elif a.action == "kill":
+                for i in targets(a, sc.nodes):
+                    if i not in down:  # its life so far is kept: a restart begins a new record
+                        lives.append(_past_life(ids[i], t0))
+                        down.add(i)
+                        cluster.kill(cluster.ports[i])
+            elif a.action == "restart":
+                for i in targets(a, sc.nodes):
+                    if i in down:
+                        down.discard(i)
+                        cluster.start(cluster.ports[i])
+            elif a.action == "faults":
+                for i in targets(a, sc.nodes):
+                    if i not in down:
+                        _admin(ids[i], "/admin/faults", dict(a.faults))
+            elif a.action == "burst":
+                for i in targets(a, sc.nodes):
+                    publish(i)
+
+        def publish(i: int) -> None:
+            if i not in down:
+                _admin(ids[i], "/favourite", None, method="POST")
+
+        steps = schedule(sc)
+        say(f"  local: {sum(s[1] == 'publish' for s in steps)} updates and "
+            f"{len(sc.timeline)} actions over {sc.seconds:g} s")  # fmt: skip
+        for at, kind, what in steps:
+            time.sleep(max(0.0, t0 + at - time.time()))
+            try:
+                act(what) if kind == "action" else publish(what)
+            except OSError as e:  # (a node still starting: the step is lost, and said)
+                say(f"  local: {kind} at {at:.1f} s failed: {e}")
+        time.sleep(max(0.0, t0 + sc.seconds - time.time()))
+        until = time.time()
+        live = [i for i in range(sc.nodes) if i not in down]
+        sent = _delta(sent0, _requests_sent(cluster, [ids[i] for i in live]))
+        records = [*lives, *(_get_lines(f"http://{ids[i]}/record?since={t0}") for i in live)]
+    finally:
+        cluster.stop_all()
+    header = {
+        "kind": "header", "format": FORMAT, "format_version": FORMAT_VERSION,
+        "source": "local", "since": t0, "until": until, "nodes": [ids[i] for i in live],
+        "missing": {}, "config": sc.config().as_dict(), "seed": sc.seed,
+        "scenario": sc.to_json(), "substrate": "local",
+    }  # fmt: skip
+    return Run(merge_records(records, header), 2 * sent, {})
+
+
+def local_env(sc: Scenario) -> dict[str, str]:
+    """The scenario's protocol knobs as the nodes' GOSSIP_* variables; favourites come from
+    the experiment's schedule, so the nodes' own re-sampling is off."""
+    from node.settings import VARIABLES
+
+    by_knob = {k.target.removeprefix("config."): k for k in VARIABLES.values()}
+    knobs = {**dict(sc.settings), "strategy": sc.strategy, "resample_s": 0,
+             "request_timeout_s": TIMEOUT_S}  # fmt: skip
+    env = {}
+    for name, value in knobs.items():
+        knob = by_knob.get(name)
+        if knob is None:
+            raise ScenarioError(f"[cluster] settings: {name} cannot be set on a live node")
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        env[knob.variable] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def _admin(node: str, path: str, body: Any, method: str = "PUT") -> None:
+    req = urllib.request.Request(
+        f"http://{node}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5):
+        pass
+
+
+def _requests_sent(cluster: Any, nodes: Sequence[str]) -> dict[str, int]:
+    out = {}
+    for node in nodes:
+        try:
+            with urllib.request.urlopen(f"http://{node}/state", timeout=5) as r:
+                out[node] = int(json.loads(r.read())["counters"]["requests_sent"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> int:
+    """Requests sent between two counts; a node that restarted counts from 0."""
+    return sum(v - before.get(k, 0) if v >= before.get(k, 0) else v for k, v in after.items())
+
+
+def _past_life(node: str, since: float) -> list[dict[str, Any]]:
+    """A node's record up to now, as it is about to be killed: its lines (not its closing
+    snapshot: it will not be up at the end) and a `node_stopped` line."""
+    try:
+        lines = [x for x in _get_lines(f"http://{node}/record?since={since}") if not x.get("end")]
+    except (OSError, ValueError):
+        lines = []
+    return [*lines, {"t": time.time(), "node": node, "kind": "node_stopped"}]
+
+
+def _get_lines(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return [json.loads(line) for line in r.read().splitlines() if line.strip()]
+
+
+# --- figures from a record -------------------------------------------------------------------
+def figures(
+    record: list[dict[str, Any]], messages: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's summary and its updates, read from its record alone: the same code for every
+    substrate. An update counts when it was made before the scenario's quiet spell; it has
+    reached all when every node up at the end (its origin aside) knew it or a newer version
+    of its origin."""
+    from node.core import views_converged
+
+    header = record[0]
+    sc = header.get("scenario", {})
+    t0 = header["since"]
+    cutoff = t0 + sc.get("seconds", 0) - sc.get("quiet_s", 0)
+    ends = {line["node"]: line for line in record if line.get("end") and line.get("up", True)}
+    made: list[dict[str, Any]] = []
+    firsts: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for line in record[1:]:
+        kind = line.get("kind")
+        if kind == "movie_changed" and t0 <= line["t"] < cutoff:
+            made.append({"origin": line["node"], "version": line["version"], "t": line["t"]})
+        elif kind == "update_applied":
+            firsts.setdefault((line["node"], line["origin"]), []).append(
+                (line["t"], line["version"])
+            )
+    updates = []
+    for u in made:
+        arrivals: dict[str, float | None] = {}
+        for node in ends:
+            if node == u["origin"]:
+                continue
+            got = [
+                t
+                for t, v in firsts.get((node, u["origin"]), ())
+                if v >= u["version"] and t >= u["t"]
+            ]
+            arrivals[node] = round(min(got) - u["t"], 6) if got else None
+        reach = None if None in arrivals.values() or not arrivals else max(arrivals.values())  # type: ignore[type-var]
+        updates.append({**u, "reach_all_s": reach, "arrivals": arrivals})
+    reached = sorted(u["reach_all_s"] for u in updates if u["reach_all_s"] is not None)
+    views = {
+        n: {o: e["version"] for o, e in line.get("origins", {}).items()} for n, line in ends.items()
+    }
+    summary = {
+        "scenario": sc.get("name"),
+        "substrate": header.get("substrate"),
+        "nodes": sc.get("nodes"),
+        "nodes_up_at_end": len(ends),
+        "converged": bool(ends) and views_converged(views),
+        "updates": len(updates),
+        "updates_reaching_all": len(reached),
+        "reach_all_p50_s": _q(reached, 0.5),
+        "reach_all_p99_s": _q(reached, 0.99),
+        "reach_all_max_s": reached[-1] if reached else None,
+        "msgs_per_update": round(messages / len(updates), 2) if updates else None,
+        "messages": messages,
+    }
+    return summary, updates
+
+
+def _q(values: list[float], q: float) -> float | None:
+    """The nearest-rank quantile of sorted values."""
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))], 4)
+
+
+def coverage(updates: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """The share of (update, node) pairs in which the node knew the update, against the time
+    since it was made (pairs never reached count as not reached)."""
+    delays = [d if d is not None else float("inf") for u in updates for d in u["arrivals"].values()]
+    finite = [d for d in delays if d != float("inf")]
+    if not finite:
+        return []
+    step_s = max(finite) / CURVE_POINTS or 1e-3
+    delays.sort()
+    out, k = [], 0
+    for i in range(CURVE_POINTS + 2):
+        t = i * step_s
+        while k < len(delays) and delays[k] <= t:
+            k += 1
+        out.append((round(t, 6), k / len(delays)))
+    return out
+
+
+# --- running and writing -----------------------------------------------------------------
+def run(sc: Scenario, on: str, out: Path, say: Say = print, base_port: int = 0,
+        calibrate: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Runs `sc` on substrate `on`, writes the run into `out`, returns its summary."""
+    started = time.monotonic()
+    link = None
+    if calibrate is not None:
+        link = calibration(_read_record(calibrate))
+        say(f"  calibrated from {calibrate}: {json.dumps(link)}")
+    if on == "sim":
+        result = run_sim(sc, say, link)
+    elif on == "local":
+        result = run_local(sc, say, base_port)
+    else:
+        raise ValueError(f"unknown substrate {on!r}")
+    summary = save(result, out)
+    summary["wall_s"] = round(time.monotonic() - started, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def save(result: Run, out: Path) -> dict[str, Any]:
+    """Writes a run into `out` (record, updates, summary, plot); returns the summary."""
+    summary, updates = figures(result.record, result.messages)
+    summary.update(link=result.link, out=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "record.jsonl", "w") as f:
+        for line in result.record:
+            f.write(json.dumps(line) + "\n")
+    (out / "updates.json").write_text(json.dumps(updates, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _plot([(str(summary["substrate"]), updates)], out / "coverage.png", str(summary["scenario"]))
+    return summary
+
+
+def calibration(record: list[dict[str, Any]]) -> dict[str, float]:
+    """The simulator's link from a measured run: each first arrival's delay over its hops is
+    one hop's time (the link and the processing at both ends). The link's latency is the
+    fastest tenth of those; the jitter spreads the rest up to the median, as a uniform draw."""
+    per_hop = sorted(
+        line["delay_s"] / line["hops"]
+        for line in record[1:]
+        if line.get("kind") == "update_applied"
+        and line.get("hops")
+        and line.get("delay_s") is not None
+        and line["delay_s"] >= 0
+    )
+    if len(per_hop) < 10:
+        raise ScenarioError("the calibration run has too few arrivals (fewer than 10)")
+    low, mid = per_hop[len(per_hop) // 10], statistics.median(per_hop)
+    return {"latency_s": round(low, 6), "jitter_s": round(2 * max(mid - low, 0.0), 6),
+            "per_hop_median_s": round(mid, 6), "arrivals": len(per_hop)}  # fmt: skip
+
+
+def _read_record(d: Path) -> list[dict[str, Any]]:
+    path = d / "record.jsonl" if d.is_dir() else d
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as e:
+        raise ScenarioError(f"{path}: not a run's record ({e})") from None
+
+
+def _plot(runs: list[tuple[str, list[dict[str, Any]]]], path: Path, title: str) -> None:
+    from lab.bench.report import frame, plot
+
+    with plot(path.parent, path.name, (10, 4), ncols=2) as (_fig, (left, right)):
+        for label, updates in runs:
+            curve = coverage(updates)
+            left.plot([t for t, _ in curve], [100 * c for _, c in curve], label=label)
+            reach = sorted(u["reach_all_s"] for u in updates if u["reach_all_s"] is not None)
+            right.plot(reach, [100 * (k + 1) / len(updates) for k in range(len(reach))],
+                       drawstyle="steps-post", label=label)  # fmt: skip
+        frame(left, "seconds since the update was made", "% of (update, node) pairs reached",
+              f"{title}: coverage")  # fmt: skip
+        frame(right, "seconds until every node knew it", "% of updates",
+              f"{title}: reach-all")  # fmt: skip
+
+
+# --- comparing runs --------------------------------------------------------------------------
+COMPARED = ("msgs_per_update", "reach_all_p50_s", "reach_all_p99_s", "reach_all_max_s", "updates")
+
+
+def compare(dirs: Sequence[Path], out: Path | None = None) -> dict[str, Any]:
+    """The runs' summaries side by side; `ratios` maps each metric to the second run's value
+    over the first's; with `out`, their curves overlaid in out/compare.png."""
+    runs = []
+    for d in dirs:
+        try:
+            summary = json.loads((d / "summary.json").read_text())
+            updates = json.loads((d / "updates.json").read_text())
+        except (OSError, ValueError) as e:
+            raise ScenarioError(f"{d}: not a run's folder ({e})") from None
+        runs.append((d, summary, updates))
+    first, second = runs[0][1], runs[1][1]
+    ratios = {
+        m: round(second[m] / first[m], 3) if first.get(m) and second.get(m) is not None else None
+        for m in COMPARED
+    }
+    result: dict[str, Any] = {
+        "runs": [{"dir": str(d), **s} for d, s, _ in runs],
+        "ratios": ratios,
+        "converged": [s["converged"] for _, s, _ in runs],
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        labels = [f"{s['substrate']} ({d.name})" for d, s, _ in runs]
+        _plot(list(zip(labels, [u for _, _, u in runs], strict=True)), out / "compare.png",
+              str(first.get("scenario")))  # fmt: skip
+        result["plot"] = str(out / "compare.png")
+    return result
+
+
+# --- the command line ------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    p = command(
+        "lab.experiment",
+        "Run a scenario (a TOML file, or a shipped one by name) on the simulator or on local "
+        "node processes, or compare runs.",
+        f"shipped scenarios: {', '.join(shipped())}; the format: docs/experiments.md",
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser(
+        "run",
+        help="run a scenario and write its record, summary and plot",
+        formatter_class=HelpFormatter,
+    )
+    r.add_argument("scenario", help="a .toml file or a shipped scenario's name")
+    r.add_argument("--on", choices=SUBSTRATES, default="sim", help="where to run it")
+    r.add_argument("--nodes", type=int, help="override the scenario's cluster size")
+    r.add_argument("--out", type=Path, help="the run's folder (default: runs/SCENARIO-SUBSTRATE)")
+    r.add_argument("--base-port", type=int, default=0, help="local: first port (0: find free ones)")
+    r.add_argument("--calibrate", type=Path, metavar="DIR",
+                   help="sim: take the link model from a measured run's record")  # fmt: skip
+    r.add_argument("--json", action="store_true", help="end with the summary as one JSON line")
+    c = sub.add_parser(
+        "compare",
+        help="compare runs: metric by metric, and one plot",
+        formatter_class=HelpFormatter,
+    )
+    c.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run folders (two or more)")
+    c.add_argument("--out", type=Path, help="where to write compare.png (default: the first DIR)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    missing = missing_extra("bench", ("matplotlib",))
+    if missing:  # (the plots: checked before a run of minutes, not after it)
+        p.error(missing)
+    say: Say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    try:
+        if args.cmd == "compare":
+            if len(args.dirs) < 2:
+                p.error("compare needs two or more run folders")
+            result = compare(args.dirs, args.out or args.dirs[0])
+            print(json.dumps(result) if args.json else _compare_text(result))
+            return 0
+        sc = load(args.scenario)
+        if args.nodes is not None:
+            if args.nodes < 2:
+                p.error("--nodes must be 2 or more")
+            sc = sc.with_nodes(args.nodes)
+        out = args.out or Path("runs") / f"{sc.name}-{args.on}"
+        say(f"{sc.name} on {args.on}: {sc.nodes} nodes, {sc.seconds:g} s ({sc.description})")
+        summary = run(sc, args.on, out, say, args.base_port, args.calibrate)
+    except ScenarioError as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except (TimeoutError, OSError) as e:
+        print(f"{p.prog}: the run failed: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary) if args.json else _summary_text(summary))
+    return 0 if summary["converged"] else 1
+
+
+def _summary_text(s: dict[str, Any]) -> str:
+    return (
+        f"{s['scenario']} on {s['substrate']}: converged {s['converged']}; {s['updates']} updates, "
+        f"{s['updates_reaching_all']} reached all; reach-all p50 {s['reach_all_p50_s']} s, "
+        f"p99 {s['reach_all_p99_s']} s, max {s['reach_all_max_s']} s; "
+        f"{s['msgs_per_update']} msgs/update -> {s['out']}"
+    )
+
+
+def _compare_text(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    lines = ["metric".ljust(18) + "".join(f"{r['substrate']:>14}" for r in runs) + "   ratio 2/1"]
+    for m in COMPARED:
+        values = "".join(f"{'-' if r.get(m) is None else r[m]:>14}" for r in runs)
+        ratio = result["ratios"][m]
+        lines.append(m.ljust(18) + values + f"   {'-' if ratio is None else ratio}")
+    if "plot" in result:
+        lines.append(f"plot: {result['plot']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Experiments (lab.scenario, lab.experiment): the scenario format's checks, one schedule for
+every substrate, figures read from a record, and every shipped scenario run in the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab import experiment
+from lab.scenario import ScenarioError, load, parse, shipped, sides, targets
+
+SHIPPED = ["churn", "lossy", "partition-heal", "steady"]
+
+
+def test_the_four_scenarios_ship_and_load() -> None:
+    assert shipped() == SHIPPED
+    for name in SHIPPED:
+        sc = load(name)
+        assert sc.name == name and sc.nodes >= 5 and sc.seconds > sc.quiet_s
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"cluster": {"nodes": 1}}, "nodes must be between 2"),
+        ({"cluster": {"nodes": "ten"}}, "nodes must be a whole number"),
+        ({"cluster": {"strategy": "flood"}}, 'strategy must be "tree" or "push"'),
+        ({"cluster": {"settings": {"fanuot": 3}}}, "unknown knob 'fanuot'"),
+        ({"cluster": {"settings": {"fanout": 0}}}, "fanout"),
+        ({"clutser": {}}, "unknown field 'clutser'"),
+        ({"timeline": [{"at": 1, "action": "explode"}]}, "action must be one of"),
+        ({"timeline": [{"action": "heal"}]}, "at is required"),
+        ({"timeline": [{"at": 99, "action": "heal"}]}, "at must be between 0 and 30"),
+        ({"timeline": [{"at": 1, "action": "kill"}]}, "kill needs nodes or count"),
+        ({"timeline": [{"at": 1, "action": "kill", "nodes": [10]}]}, "node 10 does not exist"),
+        ({"timeline": [{"at": 1, "action": "kill", "count": 10}]}, "leaves no node"),
+        ({"timeline": [{"at": 1, "action": "faults"}]}, "faults needs one of"),
+        (
+            {"timeline": [{"at": 1, "action": "faults", "drop": 1.5}]},
+            "drop must be between 0 and 1",
+        ),
+        ({"timeline": [{"at": 1, "action": "heal", "drop": 0.1}]}, "unknown field 'drop'"),
+        ({"timeline": [{"at": 1, "action": "partition", "groups": [[0, "x"]]}]}, "node indices"),
+    ],
+)
+def test_a_wrong_field_is_named(data: dict, says: str) -> None:
+    with pytest.raises(ScenarioError, match=says.replace("(", r"\(")):
+        parse({"measure": {"seconds": 30}, **data})
+
+
+def test_a_file_that_is_not_toml_or_not_there_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cluster\nnodes = 3")
+    with pytest.raises(ScenarioError, match=r"bad\.toml: not valid TOML"):
+        load(str(bad))
+    with pytest.raises(ScenarioError, match=r"no scenario .nope.*steady"):
+        load("nope")
+
+
+def test_actions_choose_their_nodes() -> None:
+    sc = parse({"timeline": [
+        {"at": 1, "action": "kill", "count": 2},
+        {"at": 2, "action": "faults", "drop": 0.1},
+        {"at": 3, "action": "partition", "groups": [[0, 3]]},
+        {"at": 4, "action": "partition"},
+    ]})  # fmt: skip
+    kill, faults, groups, halves = sc.timeline
+    assert targets(kill, 10) == [8, 9]  # the highest indices: the bootstrap node goes last
+    assert targets(faults, 4) == [0, 1, 2, 3]
+    assert sides(groups, 5) == [[0, 3], [1, 2, 4]]
+    assert sides(halves, 5) == [[0, 1], [2, 3, 4]]
+    with pytest.raises(ScenarioError, match="count 2 leaves no node"):
+        sc.with_nodes(2)
+
+
+def test_the_schedule_is_the_seeds_alone_and_quiet_at_the_end() -> None:
+    sc = load("partition-heal")
+    a, b = experiment.schedule(sc), experiment.schedule(sc)
+    assert a == b
+    publishes = [t for t, kind, _ in a if kind == "publish"]
+    assert max(publishes) < sc.seconds - sc.quiet_s
+    # each node about every pace_s
+    assert abs(len(publishes) - sc.nodes * (sc.seconds - sc.quiet_s) / sc.pace_s) < sc.nodes * 2
+    assert [w.action for _, kind, w in a if kind == "action"] == ["partition", "heal"]
+
+
+def _line(t: float, node: str, kind: str, **fields: object) -> dict:
+    return {"t": t, "node": node, "kind": kind, **fields}
+
+
+def test_figures_read_reach_and_cost_from_a_record() -> None:
+    """Two updates: one reaches both other nodes (the slower at 0.3 s, one of them by a newer
+    version), one never reaches c. Only nodes up at the end are waited for."""
+    end = {"end": True, "up": True}
+    record = [
+        {"kind": "header", "since": 100.0, "scenario": {"name": "x", "seconds": 10, "quiet_s": 2},
+         "substrate": "sim"},
+        _line(101.0, "a", "movie_changed", version=5),
+        _line(101.1, "b", "update_applied", origin="a", version=5),
+        _line(101.2, "a", "movie_changed", version=6),
+        _line(101.25, "b", "update_applied", origin="a", version=6),
+        _line(101.3, "c", "update_applied", origin="a", version=6),
+        _line(103.0, "b", "movie_changed", version=9),
+        _line(103.1, "a", "update_applied", origin="b", version=9),
+        _line(109.0, "a", "movie_changed", version=7),  # in the quiet spell: not counted
+        _line(110.0, "a", "snapshot", **end, origins={"a": {"version": 7}, "b": {"version": 9}}),
+        _line(110.0, "b", "snapshot", **end, origins={"a": {"version": 7}, "b": {"version": 9}}),
+        _line(110.0, "c", "snapshot", **end, origins={"a": {"version": 6}}),
+    ]  # fmt: skip
+    summary, updates = experiment.figures(record, messages=30)
+    assert [u["reach_all_s"] for u in updates] == [pytest.approx(0.3), pytest.approx(0.1), None]
+    assert updates[2]["arrivals"] == {"a": pytest.approx(0.1), "c": None}
+    assert summary["updates"] == 3 and summary["updates_reaching_all"] == 2
+    assert summary["msgs_per_update"] == 10
+    assert summary["reach_all_p50_s"] == pytest.approx(0.1)
+    assert summary["reach_all_max_s"] == pytest.approx(0.3)
+    assert summary["converged"] is False  # c lacks b and a's newest
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_scenario_converges_in_the_simulator(name: str, tmp_path: Path) -> None:
+    sc = load(name).with_nodes(6)
+    summary = experiment.run(sc, "sim", tmp_path, say=lambda _: None)
+    assert summary["converged"], summary
+    assert summary["updates"] > 20 and summary["updates_reaching_all"] == summary["updates"]
+    assert summary["msgs_per_update"] > 2 * (sc.nodes - 1) * 0.9  # each node gets it, replies
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "record.jsonl",
+        "summary.json",
+        "updates.json",
+        "coverage.png",
+    }
+    header = json.loads((tmp_path / "record.jsonl").read_text().splitlines()[0])
+    assert header["format"] == "gossip-lab-record" and header["scenario"]["name"] == name
+    if name == "partition-heal":  # updates made while cut wait for the heal
+        heal, cut = (a.at for a in reversed(sc.timeline))
+        assert summary["reach_all_max_s"] > 0.5 * (heal - cut)
+    if name == "steady":
+        assert summary["reach_all_max_s"] < 0.2
+
+
+def test_compare_gives_the_second_runs_ratio_to_the_first(tmp_path: Path) -> None:
+    sc = load("steady").with_nodes(5)
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    experiment.run(sc, "sim", fast, say=lambda _: None)
+    slower = {"latency_s": 0.02, "jitter_s": 0.02}
+    summary = experiment.save(experiment.run_sim(sc, lambda _: None, slower), slow)
+    result = experiment.compare([fast, slow], tmp_path)
+    assert result["converged"] == [True, True]
+    assert 5 < result["ratios"]["reach_all_p50_s"] < 15  # links ten times slower
+    assert result["ratios"]["updates"] == 1.0
+    assert (tmp_path / "compare.png").stat().st_size > 10_000
+    assert summary["link"] == slower
+
+
+def test_calibration_takes_one_hops_time_from_a_measured_record() -> None:
+    lines = [{"kind": "header"}] + [
+        {"kind": "update_applied", "hops": h, "delay_s": h * (0.004 + 0.0001 * k)}
+        for k in range(20)
+        for h in (1, 2, 3)
+    ]
+    link = experiment.calibration(lines)
+    assert link["latency_s"] == pytest.approx(0.0042)
+    assert link["per_hop_median_s"] == pytest.approx(0.00495)
+    assert link["jitter_s"] == pytest.approx(2 * (0.00495 - 0.0042))
+    with pytest.raises(ScenarioError, match="too few arrivals"):
+        experiment.calibration(lines[:5])
+
+
+def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = experiment.main(["run", "steady", "--on", "sim", "--nodes", "4", "--out", str(out),
+                            "--json"])  # fmt: skip
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and last["converged"] is True and last["out"] == str(out)
+    assert {"reach_all_p50_s", "reach_all_p99_s", "msgs_per_update", "updates"} <= set(last)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[cluster]\nstrategy = "flood"\n')
+    assert experiment.main(["run", str(bad)]) == 2
+    assert 'strategy must be "tree" or "push"' in capsys.readouterr().err
+    assert experiment.main(["compare", str(out), str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ratios"]["msgs_per_update"] == 1.0
