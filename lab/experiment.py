@@ -11,7 +11,8 @@ it leaves, the figures read from that record, and the comparison of runs.
 Both substrates play the same schedule: the new favourites (each node about every `pace_s`,
 drawn from the scenario's seed, none in the last `quiet_s`) and the timeline's actions come
 from the experiment, not from the nodes' own timers, so the two runs make the same updates at
-the same moments. One fault mechanism per substrate:
+the same moments; `warmup_s` of them at the same pace come first, unmeasured, while the
+broadcast tree forms. One fault mechanism per substrate:
 - `sim`: `lab.simnet` (the real core in virtual time); partitions and crashes by the
   network, a node's faults on its links (`SIM_FAULTS` says how they map);
 - `local`: `lab.cluster` processes on loopback; faults through each node's fault layer
@@ -24,6 +25,8 @@ The figures come from the record alone, by the same code for both substrates:
 - `reach_all_p50_s`, `reach_all_p99_s`: per update made before the quiet spell, the time
   until every node up at the end knew it (or a newer version of its origin);
 - `msgs_per_update`: node-to-node messages (a request and its reply are two) over updates;
+- `heal_to_all_s` (with a heal in the timeline): from the last heal until every update made
+  before it had reached every node;
 - `converged`: at the end, every node up holds every such node's own version.
 With `--json` the last line is one JSON object (the summary). Exit codes: 0 when the run
 converged, 1 when it did not, 2 for usage errors (a bad scenario names the field).
@@ -95,6 +98,20 @@ def schedule(sc: Scenario) -> list[tuple[float, str, Any]]:
     return sorted(steps, key=lambda s: (s[0], s[1] != "action"))
 
 
+def warmup(sc: Scenario) -> list[tuple[float, int]]:
+    """The new favourites of the warm-up, (seconds from its start, node index): the
+    scenario's pace for `warmup_s`, from its own draw of the seed."""
+    rng = random.Random(f"warmup-{sc.seed}")
+    out = []
+    if sc.pace_s > 0:
+        for i in range(sc.nodes):
+            t = rng.uniform(0, sc.pace_s)
+            while t < sc.warmup_s:
+                out.append((t, i))
+                t += sc.pace_s * rng.uniform(0.7, 1.3)
+    return sorted(out)
+
+
 # --- the simulator ---------------------------------------------------------------------------
 #: How a node's faults become its links in the simulator. A live node's fault layer acts on
 #: the requests it sends; a simulated link acts on every message both ways. A node's drop
@@ -121,9 +138,18 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     net.cluster(sc.nodes)
     warm = net.run_until_converged(120.0)
     say(f"  sim: {sc.nodes} nodes joined and converged in {warm:.1f} virtual s")
+    down: set[str] = set()
+
+    def publish(i: int) -> None:
+        if ids[i] in net.nodes and ids[i] not in down:
+            net.publish(ids[i])
+
+    start = net.now
+    for at, i in warmup(sc):
+        net.at(start + at, functools.partial(publish, i))
+    net.run_until(start + sc.warmup_s)
     rec.start()
     t0, m0 = net.now, net.messages
-    down: set[str] = set()
 
     def act(a: Action) -> None:
         if a.action == "partition":
@@ -161,10 +187,6 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
             for i in targets(a, sc.nodes):
                 publish(i)
 
-    def publish(i: int) -> None:
-        if ids[i] in net.nodes and ids[i] not in down:
-            net.publish(ids[i])
-
     for at, kind, what in schedule(sc):
         net.at(t0 + at, functools.partial(act if kind == "action" else publish, what))
     net.run_until(t0 + sc.seconds)
@@ -181,6 +203,7 @@ def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
     from node.ledger import FORMAT, FORMAT_VERSION, merge_records
     from node.partitions import blocked_by_side
 
+    # (GOSSIP_SEED is mixed with each node's address: the nodes still choose differently)
     env = {"GOSSIP_ADMIN_TOKEN": TOKEN, "GOSSIP_SEED": str(sc.seed), **local_env(sc)}
     port0 = base_port or free_ports(sc.nodes, lo=8100, hi=8900)
     cluster = LocalCluster(sc.nodes, base_port=port0, env=env)
@@ -194,6 +217,11 @@ def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
             if time.monotonic() > end:
                 raise TimeoutError("the cluster did not converge within 60 s of starting")
             time.sleep(0.2)
+        start = time.time()
+        for at, i in warmup(sc):
+            time.sleep(max(0.0, start + at - time.time()))
+            _admin(ids[i], "/favourite", None, method="POST")
+        time.sleep(max(0.0, start + sc.warmup_s - time.time()))
         sent0 = _requests_sent(cluster, ids)
         t0 = time.time()
         down: set[int] = set()
@@ -361,6 +389,13 @@ def figures(
     views = {
         n: {o: e["version"] for o, e in line.get("origins", {}).items()} for n, line in ends.items()
     }
+    heals = [a["at"] for a in sc.get("timeline", []) if a["action"] == "heal"]
+    heal_to_all = None
+    if heals:  # the last heal, to when every update made before it had reached every node
+        heal = t0 + heals[-1]
+        late = [u["t"] + u["reach_all_s"] - heal for u in updates
+                if u["t"] < heal and u["reach_all_s"] is not None]  # fmt: skip
+        heal_to_all = round(max([0.0, *late]), 4)
     summary = {
         "scenario": sc.get("name"),
         "substrate": header.get("substrate"),
@@ -374,6 +409,7 @@ def figures(
         "reach_all_max_s": reached[-1] if reached else None,
         "msgs_per_update": round(messages / len(updates), 2) if updates else None,
         "messages": messages,
+        "heal_to_all_s": heal_to_all,
     }
     return summary, updates
 
@@ -482,7 +518,14 @@ def _plot(runs: list[tuple[str, list[dict[str, Any]]]], path: Path, title: str) 
 
 
 # --- comparing runs --------------------------------------------------------------------------
-COMPARED = ("msgs_per_update", "reach_all_p50_s", "reach_all_p99_s", "reach_all_max_s", "updates")
+COMPARED = (
+    "msgs_per_update",
+    "reach_all_p50_s",
+    "reach_all_p99_s",
+    "reach_all_max_s",
+    "heal_to_all_s",
+    "updates",
+)
 
 
 def compare(dirs: Sequence[Path], out: Path | None = None) -> dict[str, Any]:

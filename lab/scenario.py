@@ -12,6 +12,7 @@ checking every field with an error that names it, and the typed `Scenario` the r
     pace_s = 5.0            # mean seconds between one node's new favourites
     settings = { sync_s = 1.0 }   # any protocol knob (node.core.Config), by its name
     [measure]
+    warmup_s = 10           # new favourites at that pace first, not measured
     seconds = 40            # from the start of the timeline
     [[timeline]]
     at = 10
@@ -92,6 +93,9 @@ class Scenario:
     seconds: float
     #: The last seconds in which new favourites stop, so that every update can land.
     quiet_s: float
+    #: Seconds of new favourites at the scenario's pace before the timeline starts (not
+    #: measured): the broadcast tree forms on the first broadcasts.
+    warmup_s: float
     seed: int
     timeline: tuple[Action, ...]
     source: str = ""
@@ -119,6 +123,7 @@ class Scenario:
             "settings": dict(self.settings),
             "seconds": self.seconds,
             "quiet_s": self.quiet_s,
+            "warmup_s": self.warmup_s,
             "seed": self.seed,
             "timeline": [a.to_json() for a in self.timeline],
             "source": self.source,
@@ -157,7 +162,7 @@ def parse(data: dict[str, Any], *, source: str = "", default_name: str = "scenar
     cluster = _table(data, "cluster")
     measure = _table(data, "measure")
     _only(cluster, {"nodes", "strategy", "pace_s", "settings"}, "[cluster]")
-    _only(measure, {"seconds", "quiet_s"}, "[measure]")
+    _only(measure, {"seconds", "quiet_s", "warmup_s"}, "[measure]")
     nodes = _number(cluster, "nodes", "[cluster]", 10, 2, 10_000, whole=True)
     strategy = cluster.get("strategy", "tree")
     if strategy not in ("tree", "push"):
@@ -178,6 +183,7 @@ def parse(data: dict[str, Any], *, source: str = "", default_name: str = "scenar
         raise ScenarioError(f"[cluster] settings: {e}") from None
     seconds = _number(measure, "seconds", "[measure]", 30.0, 1.0, 86_400.0)
     quiet_s = _number(measure, "quiet_s", "[measure]", min(10.0, seconds / 3), 0.0, seconds)
+    warmup_s = _number(measure, "warmup_s", "[measure]", 10.0, 0.0, 3600.0)
     seed = _number(data, "seed", "the file", 1, 0, 2**63, whole=True)
     name, description = data.get("name", default_name), data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
@@ -186,8 +192,8 @@ def parse(data: dict[str, Any], *, source: str = "", default_name: str = "scenar
     if not isinstance(steps, list):
         raise ScenarioError("timeline must be an array of tables: [[timeline]]")
     scenario = Scenario(name, description, int(nodes), strategy, pace_s,
-                        tuple(sorted(settings.items())), seconds, quiet_s, int(seed), (),
-                        source)  # fmt: skip
+                        tuple(sorted(settings.items())), seconds, quiet_s, warmup_s, int(seed),
+                        (), source)  # fmt: skip
     actions = [_action(scenario, step, k) for k, step in enumerate(steps)]
     return dataclasses.replace(scenario, timeline=tuple(sorted(actions, key=lambda a: a.at)))
 

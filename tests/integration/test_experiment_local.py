@@ -4,6 +4,7 @@ it leaves is the observatory's format with the scenario in its header."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ NODES = 5
 
 @pytest.mark.parametrize("k, name", list(enumerate(["steady", "partition-heal", "churn", "lossy"])))
 def test_a_shipped_scenario_converges_on_local_processes(k: int, name: str, tmp_path: Path) -> None:
-    sc = load(name).with_nodes(NODES)
+    sc = dataclasses.replace(load(name).with_nodes(NODES), warmup_s=3.0)
     base = PORTS.start + k * NODES
     assert base + NODES <= PORTS.stop
     lines: list[str] = []

@@ -117,6 +117,7 @@ def test_figures_read_reach_and_cost_from_a_record() -> None:
     assert summary["reach_all_p50_s"] == pytest.approx(0.1)
     assert summary["reach_all_max_s"] == pytest.approx(0.3)
     assert summary["converged"] is False  # c lacks b and a's newest
+    assert summary["heal_to_all_s"] is None  # (no heal in the timeline)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -137,6 +138,9 @@ def test_every_shipped_scenario_converges_in_the_simulator(name: str, tmp_path: 
     if name == "partition-heal":  # updates made while cut wait for the heal
         heal, cut = (a.at for a in reversed(sc.timeline))
         assert summary["reach_all_max_s"] > 0.5 * (heal - cut)
+        assert 0 < summary["heal_to_all_s"] < 10  # (every 1 s anti-entropy, dead peers 5 s)
+    else:
+        assert (summary["heal_to_all_s"] is None) == (name != "lossy")
     if name == "steady":
         assert summary["reach_all_max_s"] < 0.2
 
