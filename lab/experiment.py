@@ -131,8 +131,13 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
 
     link = dict(link or SIM_LINK)
     base = Link(latency_s=link["latency_s"], jitter_s=link["jitter_s"], timeout_s=TIMEOUT_S)
-    net = Network(dataclasses.replace(sc.config(), resample_s=0.0), seed=sc.seed, link=base,
-                  check=False)  # fmt: skip
+    net = Network(
+        dataclasses.replace(sc.config(), resample_s=0.0),
+        seed=sc.seed,
+        link=base,
+        check=False,
+        service_s=link.get("service_s", 0.0),
+    )
     rec = SimRecorder(net)
     ids = [node_id(i) for i in range(sc.nodes)]
     net.cluster(sc.nodes)
@@ -475,22 +480,37 @@ def save(result: Run, out: Path) -> dict[str, Any]:
 
 
 def calibration(record: list[dict[str, Any]]) -> dict[str, float]:
-    """The simulator's link from a measured run: each first arrival's delay over its hops is
-    one hop's time (the link and the processing at both ends). The link's latency is the
-    fastest tenth of those; the jitter spreads the rest up to the median, as a uniform draw."""
-    per_hop = sorted(
-        line["delay_s"] / line["hops"]
-        for line in record[1:]
-        if line.get("kind") == "update_applied"
-        and line.get("hops")
-        and line.get("delay_s") is not None
-        and line["delay_s"] >= 0
-    )
-    if len(per_hop) < 10:
+    """The simulator's model of a measured run, from its record:
+    - `service_s`, a node's time to handle one message: when a node pushes one update to
+      several tree peers, the arrivals follow each other by about that much (the median
+      spacing within each such fan-out);
+    - the link: a hop's fastest times (the tenth quantile of each first arrival's delay
+      over its hops) less the handling at both ends, as latency; jitter spreads the rest
+      up to a hop's median, less the queueing the model makes itself (one message's
+      handling), as a uniform draw."""
+    fans: dict[tuple[str, str], list[float]] = {}
+    per_hop = []
+    for line in record[1:]:
+        if line.get("kind") != "update_applied":
+            continue
+        if line.get("via") == "tree" and line.get("sender"):
+            fans.setdefault((line["uuid"], line["sender"]), []).append(line["t"])
+        delay, hops = line.get("delay_s"), line.get("hops")
+        if hops and delay is not None and delay >= 0:
+            per_hop.append(delay / hops)
+    spacing = sorted((max(ts) - min(ts)) / (len(ts) - 1) for ts in fans.values() if len(ts) > 2)
+    if len(per_hop) < 10 or len(spacing) < 5:
         raise ScenarioError("the calibration run has too few arrivals (fewer than 10)")
+    per_hop.sort()
+    service = statistics.median(spacing)
     low, mid = per_hop[len(per_hop) // 10], statistics.median(per_hop)
-    return {"latency_s": round(low, 6), "jitter_s": round(2 * max(mid - low, 0.0), 6),
-            "per_hop_median_s": round(mid, 6), "arrivals": len(per_hop)}  # fmt: skip
+    return {
+        "latency_s": round(max(low - 2 * service, 0.0), 6),
+        "jitter_s": round(2 * max(mid - low - service, 0.0), 6),
+        "service_s": round(service, 6),
+        "per_hop_median_s": round(mid, 6),
+        "arrivals": len(per_hop),
+    }
 
 
 def _read_record(d: Path) -> list[dict[str, Any]]:

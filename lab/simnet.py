@@ -12,6 +12,10 @@ one `Random`, and each node gets its own `Random` drawn from it. Events at the s
 time run in the order they were scheduled, so a run is a pure function of its seed and
 script.
 
+Processing: with `service_s` each node handles one message at a time (each it sends or
+receives takes it that long; the rest queue), as a real node's one event loop does; 0 (the
+default) makes nodes take no time.
+
 Faults: per-link loss, duplication and latency jitter (uniform or exponential; jitter
 reorders), per-pair link overrides, partitions (set and heal), crashes and restarts under
 the same id, late joins (`add` with a bootstrap address). With `check=True` every step is
@@ -113,12 +117,19 @@ class Network:
         movies: Sequence[str] = ("Alien", "Heat", "Up", "Jaws"),
         start: float = 1e9,
         check: bool = True,
+        service_s: float = 0.0,
     ) -> None:
         self.config = config
         self.seed = seed
         #: Every link's behaviour; may be replaced between steps (a degrading network).
         self.link = link or Link()
         self.movies = tuple(movies)
+        if not 0 <= service_s < float("inf"):
+            raise ValueError(f"service_s must be a finite number >= 0, got {service_s!r}")
+        #: Each node's time to handle one message it sends or receives, seconds: a node is
+        #: one server, so its messages queue (0: no processing time, every send at once).
+        self.service_s = service_s
+        self._busy: dict[str, float] = {}  # node id -> when it has handled its queue
         self.rng = random.Random(seed)
         self.start = start
         self.now = start
@@ -359,12 +370,24 @@ class Network:
             return
         if news:
             self.news_in_flight += 1
-        self._push(now + self._latency(link), self._deliver, (node, request, now, link, True))
+        leaves = now
+        if self.service_s:  # it leaves once the node has handled what was queued before it
+            leaves = self._busy[node.id] = max(self._busy.get(node.id, now), now) + self.service_s
+        self._push(leaves + self._latency(link), self._deliver, (node, request, now, link, True))
         if link.duplicate and rng.random() < link.duplicate:
-            self._push(now + self._latency(link), self._deliver, (node, request, now, link, False))
+            self._push(
+                leaves + self._latency(link), self._deliver, (node, request, now, link, False)
+            )
 
     def _deliver(self, arg: tuple[GossipNode, Outgoing, float, Link, bool]) -> None:
         src, request, sent_at, link, answer = arg
+        if self.service_s:  # the target handles one message at a time: this one waits its turn
+            to = self._aliases.get(request.to, request.to) if self._aliases else request.to
+            free = self._busy.get(to, self.now)
+            if free > self.now:
+                self._push(free, self._deliver, arg)
+                return
+            self._busy[to] = self.now + self.service_s
         news = answer and type(request) is Send and bool(request.envelope.messages)
         if news:
             self.news_in_flight -= 1
@@ -391,7 +414,8 @@ class Network:
         if link.loss and self.rng.random() < link.loss:
             self._push(sent_at + link.timeout_s, self._fail, (src, request))
             return
-        self._push(self.now + self._latency(link), self._reply, (src, request, reply))
+        leaves = self.now + self.service_s  # (its reply, once the request is handled)
+        self._push(leaves + self._latency(link), self._reply, (src, request, reply))
 
     def _count_news(self, kind: str, n: int) -> None:
         self.news_messages += n

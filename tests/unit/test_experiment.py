@@ -159,18 +159,47 @@ def test_compare_gives_the_second_runs_ratio_to_the_first(tmp_path: Path) -> Non
     assert summary["link"] == slower
 
 
-def test_calibration_takes_one_hops_time_from_a_measured_record() -> None:
-    lines = [{"kind": "header"}] + [
-        {"kind": "update_applied", "hops": h, "delay_s": h * (0.004 + 0.0001 * k)}
-        for k in range(20)
-        for h in (1, 2, 3)
-    ]
+def test_calibration_reads_a_nodes_handling_time_and_a_hops_time_from_a_record() -> None:
+    """20 updates, each pushed by one node to 4 peers that get it 0.5 ms apart (its
+    handling time), 2 ms after it was made for the first of them."""
+    lines: list[dict] = [{"kind": "header"}]
+    for u in range(20):
+        for k in range(4):
+            delay = 0.002 + 0.0005 * k
+            arrival = {"uuid": f"u{u}", "sender": "s", "via": "tree", "t": 100 + u + delay}
+            lines.append({"kind": "update_applied", "hops": 1, "delay_s": delay, **arrival})
     link = experiment.calibration(lines)
-    assert link["latency_s"] == pytest.approx(0.0042)
-    assert link["per_hop_median_s"] == pytest.approx(0.00495)
-    assert link["jitter_s"] == pytest.approx(2 * (0.00495 - 0.0042))
+    assert link["service_s"] == pytest.approx(0.0005)
+    assert link["per_hop_median_s"] == pytest.approx(0.00275)
+    assert link["latency_s"] == pytest.approx(0.002 - 2 * 0.0005)  # less both ends' handling
+    assert link["jitter_s"] == pytest.approx(2 * (0.00275 - 0.002 - 0.0005))
     with pytest.raises(ScenarioError, match="too few arrivals"):
         experiment.calibration(lines[:5])
+
+
+def test_a_simulated_node_handles_one_message_at_a_time() -> None:
+    """With a handling time, a node that pushes to 5 peers sends one request after another:
+    they get the update that much apart, where without it they get it at once."""
+    from lab.simnet import Link, Network
+    from node.core import Applied, Config
+
+    def spread(service_s: float) -> float:
+        config = Config(resample_s=0, strategy="push", fanout=5)
+        net = Network(config, seed=3, link=Link(latency_s=0.001),
+                      check=False, service_s=service_s)  # fmt: skip
+        ids = [n.id for n in net.cluster(6, joined=True)]
+        net.run_for(5)
+        got: list[float] = []
+        net.listen(lambda _, events: got.extend(net.now for e in events if type(e) is Applied))
+        net.publish(ids[0])
+        net.run_for(1)
+        assert len(got) == 5
+        return max(got) - min(got)
+
+    assert spread(0.0) == pytest.approx(0.0, abs=1e-9)
+    assert spread(0.001) >= 0.003  # 5 peers, 1 ms each at the sender (and at the receivers)
+    with pytest.raises(ValueError, match="service_s"):
+        Network(Config(), service_s=-1)
 
 
 def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
