@@ -211,8 +211,11 @@ class GossipNode:
         previous = self.movie
         self.movie = movie
         self.version += 1
+        # The version is mixed into the UUID: a node restarted with a random source that
+        # starts over (the same GOSSIP_SEED) draws the same bits again, and its peers would
+        # drop the new life's news as already seen; its versions are new.
         message = Message(
-            str(uuidlib.UUID(int=self.rng.getrandbits(128), version=4)),
+            str(uuidlib.UUID(int=self.rng.getrandbits(128) ^ self.version, version=4)),
             self.id,
             self.version,
             self.config.ttl,

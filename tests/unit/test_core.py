@@ -217,6 +217,24 @@ def test_a_late_joiner_catches_up_and_is_learned_by_everyone() -> None:
     assert len(late.table) == 7
 
 
+def test_a_node_restarted_with_the_same_seed_makes_new_uuids() -> None:
+    """A node's random source starts over when it restarts with the same GOSSIP_SEED (the
+    shell seeds it from the seed and the address alone). Its first favourite must not
+    carry the previous life's first UUID, or every peer that remembers it would drop the
+    new life's news as a duplicate (seen on real processes before the fix)."""
+    lives = [
+        GossipNode("10.0.0.2:7000", FAST, now=t, rng=random.Random("7/10.0.0.2:7000"),
+                   movies=["Alien", "Heat"]).publish(t)
+        for t in (1000.0, 1010.0)
+    ]  # fmt: skip
+    assert lives[0].version < lives[1].version
+    assert lives[0].uuid != lives[1].uuid
+    peer = lone_node()
+    peer.receive(1001.0, Envelope(lives[0].origin, (lives[0],)))
+    peer.receive(1011.0, Envelope(lives[1].origin, (lives[1],)))
+    assert peer.table.version(lives[0].origin) == lives[1].version
+
+
 def test_a_restarted_node_keeps_rising_and_its_news_is_accepted() -> None:
     net = Network(FAST, seed=9)
     nodes = net.cluster(5)
