@@ -227,7 +227,7 @@ def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
             time.sleep(max(0.0, start + at - time.time()))
             _admin(ids[i], "/favourite", None, method="POST")
         time.sleep(max(0.0, start + sc.warmup_s - time.time()))
-        sent0 = _requests_sent(cluster, ids)
+        sent0 = _requests_sent(ids)
         t0 = time.time()
         down: set[int] = set()
         lives: list[list[dict[str, Any]]] = []  # the records of killed nodes' past lives
@@ -277,7 +277,7 @@ def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
         time.sleep(max(0.0, t0 + sc.seconds - time.time()))
         until = time.time()
         live = [i for i in range(sc.nodes) if i not in down]
-        sent = _delta(sent0, _requests_sent(cluster, [ids[i] for i in live]))
+        sent = _delta(sent0, _requests_sent([ids[i] for i in live]))
         records = [*lives, *(_get_lines(f"http://{ids[i]}/record?since={t0}") for i in live)]
     finally:
         cluster.stop_all()
@@ -320,7 +320,8 @@ def _admin(node: str, path: str, body: Any, method: str = "PUT") -> None:
         pass
 
 
-def _requests_sent(cluster: Any, nodes: Sequence[str]) -> dict[str, int]:
+def _requests_sent(nodes: Sequence[str]) -> dict[str, int]:
+    """Each answering node's requests sent so far (its /state counters)."""
     out = {}
     for node in nodes:
         try:
