@@ -1,5 +1,5 @@
-"""`python -m lab.experiment`: one scenario, run on the simulator or on real processes, and
-runs compared.
+"""`python -m lab.experiment`: one scenario, run on the simulator, on local processes or in
+the Compose lab, and runs compared.
 
 Owns experiments: a scenario (`lab.scenario`, a TOML file) played on a substrate, the record
 it leaves, the figures read from that record, and the comparison of runs.
@@ -16,7 +16,9 @@ broadcast tree forms. One fault mechanism per substrate:
 - `sim`: `lab.simnet` (the real core in virtual time); partitions and crashes by the
   network, a node's faults on its links (`SIM_FAULTS` says how they map);
 - `local`: `lab.cluster` processes on loopback; faults through each node's fault layer
-  (`PUT /admin/faults`), kills by SIGKILL, restarts as new processes.
+  (`PUT /admin/faults`), kills by SIGKILL, restarts as new processes;
+- `compose`: the Compose lab under a project of its own, reached through the ports its
+  nodes publish on 127.0.0.1; faults as for local processes, `docker kill` and `docker start`.
 
 Either way the run writes into DIR: `record.jsonl` (the observatory's record format, so the
 page's "Load a record" replays it; its header holds the scenario and the link model),
@@ -39,6 +41,7 @@ import json
 import math
 import random
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
@@ -61,7 +64,7 @@ __all__ = [
     "schedule",
 ]
 
-SUBSTRATES = ("sim", "local")
+SUBSTRATES = ("sim", "local", "compose")
 #: The simulator's links, uncalibrated: 2 ms one way plus up to 2 ms of jitter (loopback
 #: HTTP between busy processes; `--calibrate DIR` takes them from a measured run instead).
 SIM_LINK = {"latency_s": 0.002, "jitter_s": 0.002}
@@ -199,35 +202,146 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     return Run(record, net.messages - m0, link)
 
 
-# --- local processes -------------------------------------------------------------------------
-def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
-    """Plays the scenario on `lab.cluster` processes on loopback and returns their record."""
-    from lab.bench.load import free_ports
-    from lab.cluster import LocalCluster
+# --- live nodes: local processes and the Compose lab -----------------------------------------
+class Live:
+    """What the live runner needs of a substrate: node `i`'s id (as it names itself) and the
+    address the runner reaches it at, and a way to kill and restart it."""
+
+    ids: list[str]
+    urls: list[str]
+
+    def kill(self, i: int) -> None:
+        raise NotImplementedError
+
+    def restart(self, i: int) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class LocalLive(Live):
+    """`lab.cluster` processes on loopback: a node's id is its address."""
+
+    def __init__(self, sc: Scenario, say: Say, base_port: int) -> None:
+        from lab.bench.load import free_ports
+        from lab.cluster import LocalCluster
+
+        # (GOSSIP_SEED is mixed with each node's address: the nodes still choose differently)
+        env = {"GOSSIP_ADMIN_TOKEN": TOKEN, "GOSSIP_SEED": str(sc.seed), **live_env(sc)}
+        port0 = base_port or free_ports(sc.nodes, lo=8100, hi=8900)
+        self.cluster = LocalCluster(sc.nodes, base_port=port0, env=env)
+        self.ids = self.urls = [f"127.0.0.1:{p}" for p in self.cluster.ports]
+        say(f"  local: starting {sc.nodes} node processes on ports {port0}-{port0 + sc.nodes - 1}")
+        try:
+            self.cluster.start_all()
+            self.cluster.wait_ready(60 + sc.nodes)
+        except BaseException:
+            self.cluster.stop_all()
+            raise
+
+    def kill(self, i: int) -> None:
+        self.cluster.kill(self.cluster.ports[i])
+
+    def restart(self, i: int) -> None:
+        self.cluster.start(self.cluster.ports[i])
+
+    def stop(self) -> None:
+        self.cluster.stop_all()
+
+
+class ComposeLive(Live):
+    """The Compose lab (`docker compose up --scale peer=N-1`) under a project of its own: a
+    node's id is its container's address; the runner reaches each node through the port
+    it publishes on 127.0.0.1, and kills and restarts containers with `docker`."""
+
+    def __init__(self, sc: Scenario, say: Say) -> None:
+        import os
+
+        self.project = f"gossipexp{os.getpid()}"
+        self.env = {**os.environ, "GOSSIP_ADMIN_TOKEN": TOKEN, **live_env(sc, compose=True),
+                    "LAB_BOOTSTRAP_PORT": "0", "LAB_PROMETHEUS_PORT": "0",
+                    "LAB_GRAFANA_PORT": "0"}  # fmt: skip
+        say(f"  compose: project {self.project}, up with {sc.nodes - 1} peers")
+        try:
+            self._compose("up", "-d", "--scale", f"peer={sc.nodes - 1}", "bootstrap", "peer")
+            self.containers = [self._containers("bootstrap")[0], *self._containers("peer")]
+            self.urls = [self._published(c) for c in self.containers]
+            self.ids = [self._id(u) for u in self.urls]
+        except BaseException:
+            self.stop()
+            raise
+
+    def _run(self, *args: str) -> str:
+        r = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=600)
+        if r.returncode:
+            raise OSError(f"{' '.join(args[:4])}: {(r.stderr.strip() or '?').splitlines()[-1]}")
+        return r.stdout
+
+    def _compose(self, *args: str) -> str:
+        return self._run("docker", "compose", "-p", self.project, *args)
+
+    def _containers(self, service: str) -> list[str]:
+        out = self._run("docker", "ps", "-a", "--filter",
+                        f"label=com.docker.compose.project={self.project}", "--filter",
+                        f"label=com.docker.compose.service={service}", "--format",
+                        '{{.Label "com.docker.compose.container-number"}} {{.ID}}')  # fmt: skip
+        return [
+            cid for _, cid in sorted((int(n), cid) for n, cid in map(str.split, out.splitlines()))
+        ]
+
+    def _published(self, container: str) -> str:
+        end = time.monotonic() + 60
+        while True:
+            out = self._run("docker", "port", container, "7000/tcp").split()
+            if out or time.monotonic() > end:
+                break
+            time.sleep(0.5)
+        if not out:
+            raise OSError(f"container {container[:12]} publishes no port")
+        return "127.0.0.1:" + out[0].rsplit(":", 1)[1]
+
+    def _id(self, url: str) -> str:
+        end = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{url}/healthz", timeout=5) as r:
+                    return str(json.loads(r.read())["id"])
+            except (OSError, ValueError, KeyError):
+                if time.monotonic() > end:
+                    raise OSError(f"the node at {url} did not become healthy") from None
+                time.sleep(0.5)
+
+    def kill(self, i: int) -> None:
+        self._run("docker", "kill", self.containers[i])
+
+    def restart(self, i: int) -> None:
+        self._run("docker", "start", self.containers[i])
+        self.urls[i] = self._published(self.containers[i])  # (a new port, maybe)
+
+    def stop(self) -> None:
+        self._compose("down", "-v", "--remove-orphans")
+
+
+def run_live(sc: Scenario, say: Say, live: Live) -> Run:
+    """Plays the scenario on live nodes and returns their record."""
     from node.core import views_converged
     from node.ledger import FORMAT, FORMAT_VERSION, merge_records
     from node.partitions import blocked_by_side
 
-    # (GOSSIP_SEED is mixed with each node's address: the nodes still choose differently)
-    env = {"GOSSIP_ADMIN_TOKEN": TOKEN, "GOSSIP_SEED": str(sc.seed), **local_env(sc)}
-    port0 = base_port or free_ports(sc.nodes, lo=8100, hi=8900)
-    cluster = LocalCluster(sc.nodes, base_port=port0, env=env)
-    ids = [f"127.0.0.1:{p}" for p in cluster.ports]
+    ids, urls = live.ids, live.urls
     try:
-        say(f"  local: starting {sc.nodes} node processes on ports {port0}-{port0 + sc.nodes - 1}")
-        cluster.start_all()
-        cluster.wait_ready(60 + sc.nodes)
         end = time.monotonic() + 60
-        while not views_converged({f"127.0.0.1:{p}": v for p, v in cluster.views().items()}, ids):
+        while not views_converged(_views(urls, ids), ids):
             if time.monotonic() > end:
                 raise TimeoutError("the cluster did not converge within 60 s of starting")
             time.sleep(0.2)
         start = time.time()
         for at, i in warmup(sc):
             time.sleep(max(0.0, start + at - time.time()))
-            _admin(ids[i], "/favourite", None, method="POST")
+            _admin(urls[i], "/favourite", None, method="POST")
         time.sleep(max(0.0, start + sc.warmup_s - time.time()))
-        sent0 = _requests_sent(ids)
+        sent0 = _requests_sent(urls)
         t0 = time.time()
         down: set[int] = set()
         lives: list[list[dict[str, Any]]] = []  # the records of killed nodes' past lives
@@ -236,61 +350,81 @@ def run_local(sc: Scenario, say: Say, base_port: int = 0) -> Run:
             if a.action == "partition":
                 groups = [[ids[i] for i in side] for side in sides(a, sc.nodes)]
                 for node, blocked in blocked_by_side(groups).items():
-                    _admin(node, "/admin/faults", {"blocked": blocked})
+                    _admin(urls[ids.index(node)], "/admin/faults", {"blocked": blocked})
             elif a.action == "heal":
                 off = {"blocked": [], "drop": 0, "duplicate": 0, "delay_ms": 0, "jitter_ms": 0}
-                for i, node in enumerate(ids):
+                for i in range(sc.nodes):
                     if i not in down:
-                        _admin(node, "/admin/faults", off)
+                        _admin(urls[i], "/admin/faults", off)
             elif a.action == "kill":
                 for i in targets(a, sc.nodes):
                     if i not in down:  # its life so far is kept: a restart begins a new record
-                        lives.append(_past_life(ids[i], t0))
+                        lives.append(_past_life(urls[i], ids[i], t0))
                         down.add(i)
-                        cluster.kill(cluster.ports[i])
+                        live.kill(i)
             elif a.action == "restart":
                 for i in targets(a, sc.nodes):
                     if i in down:
                         down.discard(i)
-                        cluster.start(cluster.ports[i])
+                        live.restart(i)
             elif a.action == "faults":
                 for i in targets(a, sc.nodes):
                     if i not in down:
-                        _admin(ids[i], "/admin/faults", dict(a.faults))
+                        _admin(urls[i], "/admin/faults", dict(a.faults))
             elif a.action == "burst":
                 for i in targets(a, sc.nodes):
                     publish(i)
 
         def publish(i: int) -> None:
             if i not in down:
-                _admin(ids[i], "/favourite", None, method="POST")
+                _admin(urls[i], "/favourite", None, method="POST")
 
         steps = schedule(sc)
-        say(f"  local: {sum(s[1] == 'publish' for s in steps)} updates and "
+        say(f"  {sum(s[1] == 'publish' for s in steps)} updates and "
             f"{len(sc.timeline)} actions over {sc.seconds:g} s")  # fmt: skip
         for at, kind, what in steps:
             time.sleep(max(0.0, t0 + at - time.time()))
             try:
                 act(what) if kind == "action" else publish(what)
             except OSError as e:  # (a node still starting: the step is lost, and said)
-                say(f"  local: {kind} at {at:.1f} s failed: {e}")
+                say(f"  {kind} at {at:.1f} s failed: {e}")
         time.sleep(max(0.0, t0 + sc.seconds - time.time()))
         until = time.time()
-        live = [i for i in range(sc.nodes) if i not in down]
-        sent = _delta(sent0, _requests_sent([ids[i] for i in live]))
-        records = [*lives, *(_get_lines(f"http://{ids[i]}/record?since={t0}") for i in live)]
+        up = [i for i in range(sc.nodes) if i not in down]
+        sent = _delta(sent0, _requests_sent([urls[i] for i in up]))
+        records = [*lives, *(_get_lines(f"http://{urls[i]}/record?since={t0}") for i in up)]
     finally:
-        cluster.stop_all()
+        live.stop()
     header = {
         "kind": "header", "format": FORMAT, "format_version": FORMAT_VERSION,
-        "source": "local", "since": t0, "until": until, "nodes": [ids[i] for i in live],
+        "source": "live nodes", "since": t0, "until": until, "nodes": [ids[i] for i in up],
         "missing": {}, "config": sc.config().as_dict(), "seed": sc.seed,
-        "scenario": sc.to_json(), "substrate": "local",
+        "scenario": sc.to_json(),
     }  # fmt: skip
     return Run(merge_records(records, header), 2 * sent, {})
 
 
-def local_env(sc: Scenario) -> dict[str, str]:
+def _views(urls: list[str], ids: list[str]) -> dict[str, dict[str, int] | None]:
+    out: dict[str, dict[str, int] | None] = {}
+    for url, node in zip(urls, ids, strict=True):
+        try:
+            with urllib.request.urlopen(f"http://{url}/state", timeout=5) as r:
+                out[node] = {o: e["version"] for o, e in json.loads(r.read())["origins"].items()}
+        except (OSError, ValueError, KeyError):
+            out[node] = None
+    return out
+
+
+#: The GOSSIP_* variables docker-compose.yml hands to the nodes (and so the only knobs a
+#: scenario can set in the Compose lab).
+COMPOSE_VARIABLES = frozenset({
+    "GOSSIP_LOG_LEVEL", "GOSSIP_RESAMPLE_SECONDS", "GOSSIP_FANOUT", "GOSSIP_TTL",
+    "GOSSIP_SYNC_SECONDS", "GOSSIP_PUSH_INTERVAL_SECONDS", "GOSSIP_REQUEST_TIMEOUT_SECONDS",
+    "GOSSIP_STRATEGY", "GOSSIP_ADMIN_TOKEN", "GOSSIP_KEYS",
+})  # fmt: skip
+
+
+def live_env(sc: Scenario, compose: bool = False) -> dict[str, str]:
     """The scenario's protocol knobs as the nodes' GOSSIP_* variables; favourites come from
     the experiment's schedule, so the nodes' own re-sampling is off."""
     from node.settings import VARIABLES
@@ -303,6 +437,11 @@ def local_env(sc: Scenario) -> dict[str, str]:
         knob = by_knob.get(name)
         if knob is None:
             raise ScenarioError(f"[cluster] settings: {name} cannot be set on a live node")
+        if compose and knob.variable not in COMPOSE_VARIABLES:
+            raise ScenarioError(
+                f"[cluster] settings: {name} cannot be set in the Compose lab "
+                f"(docker-compose.yml passes {', '.join(sorted(COMPOSE_VARIABLES))})"
+            )
         if isinstance(value, (list, tuple)):
             value = ",".join(map(str, value))
         env[knob.variable] = str(value).lower() if isinstance(value, bool) else str(value)
@@ -337,11 +476,11 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> int:
     return sum(v - before.get(k, 0) if v >= before.get(k, 0) else v for k, v in after.items())
 
 
-def _past_life(node: str, since: float) -> list[dict[str, Any]]:
+def _past_life(url: str, node: str, since: float) -> list[dict[str, Any]]:
     """A node's record up to now, as it is about to be killed: its lines (not its closing
     snapshot: it will not be up at the end) and a `node_stopped` line."""
     try:
-        lines = [x for x in _get_lines(f"http://{node}/record?since={since}") if not x.get("end")]
+        lines = [x for x in _get_lines(f"http://{url}/record?since={since}") if not x.get("end")]
     except (OSError, ValueError):
         lines = []
     return [*lines, {"t": time.time(), "node": node, "kind": "node_stopped"}]
@@ -457,9 +596,12 @@ def run(sc: Scenario, on: str, out: Path, say: Say = print, base_port: int = 0,
     if on == "sim":
         result = run_sim(sc, say, link)
     elif on == "local":
-        result = run_local(sc, say, base_port)
+        result = run_live(sc, say, LocalLive(sc, say, base_port))
+    elif on == "compose":
+        result = run_live(sc, say, ComposeLive(sc, say))
     else:
         raise ValueError(f"unknown substrate {on!r}")
+    result.record[0]["substrate"] = on
     summary = save(result, out)
     summary["wall_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -583,9 +725,12 @@ def compare(dirs: Sequence[Path], out: Path | None = None) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = command(
         "lab.experiment",
-        "Run a scenario (a TOML file, or a shipped one by name) on the simulator or on local "
-        "node processes, or compare runs.",
-        f"shipped scenarios: {', '.join(shipped())}; the format: docs/experiments.md",
+        "Run a scenario (a TOML file, or a shipped one by name) on the simulator, on local "
+        "node processes or in the Compose lab, or compare runs.",
+        "`run SCENARIO --on sim|local|compose` (default: sim) writes into --out (default: "
+        "runs/SCENARIO-SUBSTRATE); `compare DIR DIR...` compares runs; `run --help` and "
+        f"`compare --help` say more. Shipped scenarios: {', '.join(shipped())}; the format: "
+        "docs/experiments.md.",
     )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser(

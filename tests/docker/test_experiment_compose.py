@@ -1,0 +1,48 @@
+"""Every shipped scenario on the Compose lab (lab.experiment --on compose), at 4 nodes: the
+lab comes up under a project of its own, the scenario's faults go through the nodes' fault
+layer and its kills through `docker kill` / `docker start`, every update made before the
+quiet spell reaches every node, and the lab is gone afterwards."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab import experiment
+from lab.scenario import load
+
+NODES = 4
+
+
+@pytest.mark.parametrize("name", ["steady", "partition-heal", "churn", "lossy"])
+def test_a_shipped_scenario_converges_in_the_compose_lab(
+    name: str, image_tag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOSSIP_LAB_TAG", image_tag)  # the session's image, not a new build
+    sc = dataclasses.replace(load(name).with_nodes(NODES), warmup_s=3.0)
+    lines: list[str] = []
+    summary = experiment.run(sc, "compose", tmp_path, say=lines.append)
+    assert summary["converged"], (summary, lines)
+    assert summary["updates"] >= 10
+    assert summary["updates_reaching_all"] == summary["updates"], summary
+    record = [json.loads(x) for x in (tmp_path / "record.jsonl").read_text().splitlines()]
+    assert record[0]["substrate"] == "compose" and record[0]["scenario"]["name"] == name
+    assert len({line["node"] for line in record if line.get("end")}) == NODES
+    if name == "partition-heal":
+        assert summary["heal_to_all_s"] is not None and summary["reach_all_max_s"] > 5
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    projects = {
+        subprocess.run(
+            ["docker", "inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}}', c],
+            capture_output=True, text=True,
+        ).stdout.strip()
+        for c in left
+    }  # fmt: skip
+    assert not [p for p in projects if p.startswith("gossipexp")], projects
