@@ -7,7 +7,9 @@ engine they skip (`docker_engine`, in tests/conftest.py, says when they fail ins
 from __future__ import annotations
 
 import os
+import time
 import uuid
+import warnings
 from collections.abc import Callable, Generator, Iterator
 
 import pytest
@@ -33,11 +35,31 @@ def swarm(docker_engine: None) -> Iterator[None]:
         run("docker", "swarm", "leave", "--force", check=False)
         # `swarm init` also makes the docker_gwbridge network, which leaving keeps: remove
         # it too when it was not there before, so the engine is as the tests found it.
-        if not networks_before:
-            run("docker", "network", "rm", "docker_gwbridge", check=False)
         assert swarm_state() == "inactive", "the swarm the tests made is left"
-        left = run("docker", "network", "ls", "-q", "--filter", "name=docker_gwbridge").split()
-        assert left == list(networks_before), "docker_gwbridge, made by swarm init, is removed"
+        if not networks_before:
+            _remove_gwbridge()
+
+
+def _remove_gwbridge() -> None:
+    """Removes docker_gwbridge, retrying while leaving the swarm detaches its endpoints. The
+    engine sometimes keeps a phantom endpoint on it (seen on 2026-12-01: "has active
+    endpoints" with no container attached, minutes later too), which only a restart of the
+    engine clears: that is said in a warning, not failed; an attached container fails."""
+    end = time.monotonic() + 20
+    while True:
+        if not run("docker", "network", "ls", "-q", "--filter", "name=docker_gwbridge").split():
+            return
+        run("docker", "network", "rm", "docker_gwbridge", check=False)
+        if time.monotonic() > end:
+            break
+        time.sleep(1)
+    attached = run("docker", "network", "inspect", "-f", "{{len .Containers}}", "docker_gwbridge")
+    assert attached.strip() == "0", "docker_gwbridge, made by swarm init, still has containers"
+    warnings.warn(
+        "docker_gwbridge, made by swarm init, could not be removed: the engine keeps an "
+        "endpoint on it with no container attached (a restart of the engine clears it)",
+        stacklevel=1,
+    )
 
 
 @pytest.fixture(scope="session")
