@@ -51,6 +51,7 @@ from typing import Any
 
 from lab.cli import HelpFormatter, command, missing_extra
 from lab.scenario import Action, Scenario, ScenarioError, load, shipped, sides, targets
+from node.ledger import NO_FAULTS
 
 __all__ = [
     "SIM_LINK",
@@ -89,30 +90,31 @@ def schedule(sc: Scenario) -> list[tuple[float, str, Any]]:
     """Every step of the run, in time order, as (seconds from the start, kind, what): the
     new favourites ("publish", node index) and the timeline ("action", Action). The same
     for every substrate: it depends on the scenario and its seed alone."""
-    rng = random.Random(sc.seed)
     steps: list[tuple[float, str, Any]] = [(a.at, "action", a) for a in sc.timeline]
-    stop = sc.seconds - sc.quiet_s
-    if sc.pace_s > 0:
-        for i in range(sc.nodes):
-            t = rng.uniform(0, sc.pace_s)
-            while t < stop:
-                steps.append((t, "publish", i))
-                t += sc.pace_s * rng.uniform(0.7, 1.3)
+    paced = _paced(sc, random.Random(sc.seed), sc.seconds - sc.quiet_s)
+    steps += [(t, "publish", i) for t, i in paced]
     return sorted(steps, key=lambda s: (s[0], s[1] != "action"))
 
 
 def warmup(sc: Scenario) -> list[tuple[float, int]]:
     """The new favourites of the warm-up, (seconds from its start, node index): the
     scenario's pace for `warmup_s`, from its own draw of the seed."""
-    rng = random.Random(f"warmup-{sc.seed}")
+    return sorted(_paced(sc, random.Random(f"warmup-{sc.seed}"), sc.warmup_s))
+
+
+def _paced(sc: Scenario, rng: random.Random, until: float) -> list[tuple[float, int]]:
+    """Each node's new favourites before `until`, about every `pace_s` (times 1 -/+ the
+    node's own `resample_jitter`, as its timer draws them), node by node."""
+    if sc.pace_s <= 0:
+        return []
+    spread = sc.config().resample_jitter
     out = []
-    if sc.pace_s > 0:
-        for i in range(sc.nodes):
-            t = rng.uniform(0, sc.pace_s)
-            while t < sc.warmup_s:
-                out.append((t, i))
-                t += sc.pace_s * rng.uniform(0.7, 1.3)
-    return sorted(out)
+    for i in range(sc.nodes):
+        t = rng.uniform(0, sc.pace_s)
+        while t < until:
+            out.append((t, i))
+            t += sc.pace_s * rng.uniform(1 - spread, 1 + spread)
+    return out
 
 
 # --- the simulator ---------------------------------------------------------------------------
@@ -162,11 +164,11 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     def act(a: Action) -> None:
         if a.action == "partition":
             rec.partition(*([ids[i] for i in side] for side in sides(a, sc.nodes)))
-        elif a.action == "heal":
-            rec.heal()
+        elif a.action == "heal":  # (one faults_set line a node, as a live node writes)
+            net.heal()
             net.clear_links()
             for nid in ids:
-                rec.set_faults(nid, drop=0.0, duplicate=0.0, delay_ms=0.0, jitter_ms=0.0)
+                rec.set_faults(nid, **NO_FAULTS)
         elif a.action == "kill":
             for i in targets(a, sc.nodes):
                 if ids[i] not in down:
@@ -352,10 +354,9 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 for node, blocked in blocked_by_side(groups).items():
                     _admin(urls[ids.index(node)], "/admin/faults", {"blocked": blocked})
             elif a.action == "heal":
-                off = {"blocked": [], "drop": 0, "duplicate": 0, "delay_ms": 0, "jitter_ms": 0}
                 for i in range(sc.nodes):
                     if i not in down:
-                        _admin(urls[i], "/admin/faults", off)
+                        _admin(urls[i], "/admin/faults", NO_FAULTS)
             elif a.action == "kill":
                 for i in targets(a, sc.nodes):
                     if i not in down:  # its life so far is kept: a restart begins a new record
@@ -602,16 +603,14 @@ def run(sc: Scenario, on: str, out: Path, say: Say = print, base_port: int = 0,
     else:
         raise ValueError(f"unknown substrate {on!r}")
     result.record[0]["substrate"] = on
-    summary = save(result, out)
-    summary["wall_s"] = round(time.monotonic() - started, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return save(result, out, wall_s=round(time.monotonic() - started, 1))
 
 
-def save(result: Run, out: Path) -> dict[str, Any]:
-    """Writes a run into `out` (record, updates, summary, plot); returns the summary."""
+def save(result: Run, out: Path, **extra: Any) -> dict[str, Any]:
+    """Writes a run into `out` (record, updates, summary with `extra` in it, plot); returns
+    the summary."""
     summary, updates = figures(result.record, result.messages)
-    summary.update(link=result.link, out=str(out))
+    summary.update(link=result.link, out=str(out), **extra)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "record.jsonl", "w") as f:
         for line in result.record:

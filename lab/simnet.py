@@ -381,8 +381,8 @@ class Network:
 
     def _deliver(self, arg: tuple[GossipNode, Outgoing, float, Link, bool]) -> None:
         src, request, sent_at, link, answer = arg
+        to = self._aliases.get(request.to, request.to) if self._aliases else request.to
         if self.service_s:  # the target handles one message at a time: this one waits its turn
-            to = self._aliases.get(request.to, request.to) if self._aliases else request.to
             free = self._busy.get(to, self.now)
             if free > self.now:
                 self._push(free, self._deliver, arg)
@@ -391,7 +391,6 @@ class Network:
         news = answer and type(request) is Send and bool(request.envelope.messages)
         if news:
             self.news_in_flight -= 1
-        to = self._aliases.get(request.to, request.to) if self._aliases else request.to
         target = self.nodes.get(to)
         if target is None or (self._group and not self.reachable(src.id, to)):
             if answer:
