@@ -259,8 +259,11 @@ class ComposeLive(Live):
 
     def __init__(self, sc: Scenario, say: Say) -> None:
         import os
+        import secrets
 
-        self.project = f"gossipexp{os.getpid()}"
+        # unique to this run: a lab left behind by an earlier run (a crash, a restarted
+        # engine bringing its containers back) is never adopted nor taken down by this one
+        self.project = f"gossipexp{os.getpid()}-{secrets.token_hex(3)}"
         self.env = {**os.environ, "GOSSIP_ADMIN_TOKEN": TOKEN, **live_env(sc, compose=True),
                     "LAB_BOOTSTRAP_PORT": "0", "LAB_PROMETHEUS_PORT": "0",
                     "LAB_GRAFANA_PORT": "0"}  # fmt: skip

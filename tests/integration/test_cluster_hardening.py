@@ -67,8 +67,9 @@ def test_loss_duplication_and_delay_converge_and_nothing_is_applied_twice(
     assert result["reconverge_s"] is not None
     time.sleep(1)
     assert applied_twice(tmp_path) == []
-    faults = ten.cluster.state(BASE)["counters"]
-    assert faults["deduplicated"] > 0
+    # the duplicates made on the way were dropped somewhere (one node alone may see none of them)
+    dropped = sum(ten.cluster.state(p)["counters"]["deduplicated"] for p in ten.cluster.ports)
+    assert dropped > 0
 
 
 def test_five_crash_restart_cycles_each_accepted(tmp_path: Path) -> None:
