@@ -37,6 +37,7 @@ converged, 1 when it did not, 2 for usage errors (a bad scenario names the field
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import random
@@ -51,6 +52,7 @@ from typing import Any
 
 from lab.cli import HelpFormatter, command, missing_extra
 from lab.scenario import Action, Scenario, ScenarioError, load, shipped, sides, targets
+from node.core.config import VERSION_TICKS_PER_S
 from node.ledger import NO_FAULTS
 
 __all__ = [
@@ -67,8 +69,19 @@ __all__ = [
 
 SUBSTRATES = ("sim", "local", "compose")
 #: The simulator's links, uncalibrated: 2 ms one way plus up to 2 ms of jitter (loopback
-#: HTTP between busy processes; `--calibrate DIR` takes them from a measured run instead).
-SIM_LINK = {"latency_s": 0.002, "jitter_s": 0.002}
+#: HTTP between busy processes; `--calibrate DIR` takes them from a measured run instead);
+#: a node's first request to a peer 2 ms later still (opening the connection its later
+#: requests reuse: on this machine a first aiohttp POST took 1.6 ms at the median and
+#: 3.5 ms at p90, a kept-alive one 0.76 and 1.3 ms, idle; more while processes start);
+#: nodes joining 0.3 s apart (as `lab.cluster` starts processes here, measured from their
+#: start times). The last two shape the broadcast tree: a node's first eager peers are the
+#: members it knows at its first push, and the first broadcasts prune the links whose
+#: copies came second, so a newcomer's direct links (new connections) lose to the path
+#: through the bootstrap node (kept alive since the newcomer asked it for peers).
+SIM_LINK = {"latency_s": 0.002, "jitter_s": 0.002, "connect_s": 0.002, "join_gap_s": 0.3}
+#: A new connection's cost over a kept-alive request's, as a share of a hop (measured
+#: here, idle: 1.63 ms against 0.76 ms at the median, (1.63 - 0.76) / 0.76).
+CONNECT_RATIO = 1.1
 #: A request that does not come back is failed after this long, on both substrates.
 TIMEOUT_S = 2.0
 #: Coverage curves are sampled at this many points up to the slowest arrival.
@@ -135,7 +148,12 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     from lab.simnet import Link, Network, node_id
 
     link = dict(link or SIM_LINK)
-    base = Link(latency_s=link["latency_s"], jitter_s=link["jitter_s"], timeout_s=TIMEOUT_S)
+    base = Link(
+        latency_s=link["latency_s"],
+        jitter_s=link["jitter_s"],
+        timeout_s=TIMEOUT_S,
+        connect_s=link.get("connect_s", SIM_LINK["connect_s"]),
+    )
     net = Network(
         dataclasses.replace(sc.config(), resample_s=0.0),
         seed=sc.seed,
@@ -145,7 +163,9 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     )
     rec = SimRecorder(net)
     ids = [node_id(i) for i in range(sc.nodes)]
-    net.cluster(sc.nodes)
+    for k, nid in enumerate(ids):  # one after another, as the live substrates start them
+        net.add(nid, bootstrap=ids[0] if k else None)
+        net.run_for(link.get("join_gap_s", SIM_LINK["join_gap_s"]))
     warm = net.run_until_converged(120.0)
     say(f"  sim: {sc.nodes} nodes joined and converged in {warm:.1f} virtual s")
     down: set[str] = set()
@@ -632,7 +652,12 @@ def calibration(record: list[dict[str, Any]]) -> dict[str, float]:
     - the link: a hop's fastest times (the tenth quantile of each first arrival's delay
       over its hops) less the handling at both ends, as latency; jitter spreads the rest
       up to a hop's median, less the queueing the model makes itself (one message's
-      handling), as a uniform draw."""
+      handling), as a uniform draw;
+    - `join_gap_s`, the median time between two nodes' starts (their generations);
+    - `connect_s`, a new connection's cost: connections open during the warm-up, out of
+      the record, so it is taken as `CONNECT_RATIO` hops' time (a first request costs about
+      that much more than a kept-alive one, measured apart, and both slow down alike
+      under load)."""
     fans: dict[tuple[str, str], list[float]] = {}
     per_hop = []
     for line in record[1:]:
@@ -649,13 +674,27 @@ def calibration(record: list[dict[str, Any]]) -> dict[str, float]:
     per_hop.sort()
     service = statistics.median(spacing)
     low, mid = per_hop[len(per_hop) // 10], statistics.median(per_hop)
+    starts = sorted(_first_generations(record).values())
+    gaps = [(b - a) / VERSION_TICKS_PER_S for a, b in itertools.pairwise(starts)]
     return {
         "latency_s": round(max(low - 2 * service, 0.0), 6),
         "jitter_s": round(2 * max(mid - low - service, 0.0), 6),
         "service_s": round(service, 6),
+        "connect_s": round(CONNECT_RATIO * mid, 6),
+        "join_gap_s": round(statistics.median(gaps), 3) if gaps else SIM_LINK["join_gap_s"],
         "per_hop_median_s": round(mid, 6),
         "arrivals": len(per_hop),
     }
+
+
+def _first_generations(record: list[dict[str, Any]]) -> dict[str, int]:
+    """Each node's first life's start (its generation, in version ticks), from the snapshots."""
+    first: dict[str, int] = {}
+    for line in record[1:]:
+        if line.get("kind") == "snapshot" and isinstance(line.get("generation"), int):
+            node = line["node"]
+            first[node] = min(first.get(node, line["generation"]), line["generation"])
+    return first
 
 
 def _read_record(d: Path) -> list[dict[str, Any]]:

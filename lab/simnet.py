@@ -86,9 +86,12 @@ class Link:
     timeout_s: float = 1.0
     #: The distribution of the jitter: "uniform" or "exponential".
     jitter: str = "uniform"
+    #: Extra delay of a node's first request to a peer, seconds: opening the connection
+    #: that its later requests to that peer reuse (HTTP keep-alive).
+    connect_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("latency_s", "jitter_s", "timeout_s"):
+        for name in ("latency_s", "jitter_s", "timeout_s", "connect_s"):
             value = getattr(self, name)
             if not 0 <= value < float("inf"):
                 raise ValueError(f"Link.{name} must be a finite number >= 0, got {value!r}")
@@ -130,6 +133,8 @@ class Network:
         #: one server, so its messages queue (0: no processing time, every send at once).
         self.service_s = service_s
         self._busy: dict[str, float] = {}  # node id -> when it has handled its queue
+        #: (sender, target) pairs with an open connection (see `Link.connect_s`)
+        self._connected: set[tuple[str, str]] = set()
         self.rng = random.Random(seed)
         self.start = start
         self.now = start
@@ -223,6 +228,8 @@ class Network:
         to its earlier requests go nowhere."""
         self.nodes.pop(nid, None)
         self._drivers.pop(nid, None)
+        if self._connected:  # its connections close with it
+            self._connected = {c for c in self._connected if nid not in c}
         self._wake.pop(nid, None)
 
     def restart(self, nid: str, *, bootstrap: str | None = None) -> GossipNode:
@@ -373,6 +380,9 @@ class Network:
         leaves = now
         if self.service_s:  # it leaves once the node has handled what was queued before it
             leaves = self._busy[node.id] = max(self._busy.get(node.id, now), now) + self.service_s
+        if link.connect_s and (node.id, request.to) not in self._connected:
+            self._connected.add((node.id, request.to))
+            leaves += link.connect_s
         self._push(leaves + self._latency(link), self._deliver, (node, request, now, link, True))
         if link.duplicate and rng.random() < link.duplicate:
             self._push(

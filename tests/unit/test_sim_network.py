@@ -145,6 +145,36 @@ def test_a_slow_pair_of_nodes_gets_its_own_link() -> None:
     assert arrived[-1] - start == pytest.approx(0.01)
 
 
+def test_a_first_request_to_a_peer_pays_for_its_connection_once_per_life() -> None:
+    """`connect_s`: the first request from a to b opens the connection (later ones reuse
+    it, a bootstrap fetch's too); a crash closes a node's connections."""
+    link = Link(latency_s=0.01, connect_s=0.05)
+    net = Network(CFG.with_(resample_s=0, sync_s=1000.0), seed=15, link=link)
+    a, b = net.cluster(2, publish=False, joined=True)
+    arrived: list[float] = []
+    net.listen(lambda n, ev: arrived.extend(net.now for e in ev if isinstance(e, Applied)))
+
+    def push_takes() -> float:
+        start, before = net.now, len(arrived)
+        net.publish(a.id)
+        net.run_for(2)
+        assert len(arrived) == before + 1
+        return arrived[-1] - start
+
+    assert push_takes() == pytest.approx(0.06)
+    assert push_takes() == pytest.approx(0.01)
+    start = net.now
+    net.restart(a.id)  # (from the shared roster, no bootstrap fetch; it publishes at once)
+    net.run_for(2)
+    assert arrived[-1] - start == pytest.approx(0.06)  # a's new life opens a new connection
+    net.crash(a.id)
+    net.add(a.id, bootstrap=b.id, publish=False)
+    net.run_for(2)
+    assert push_takes() == pytest.approx(0.01)  # asking b for peers opened it already
+    with pytest.raises(ValueError, match="connect_s"):
+        Link(connect_s=-1)
+
+
 def test_exponential_jitter_reorders_deliveries() -> None:
     link = Link(latency_s=0.01, jitter_s=0.05, jitter="exponential")
     net = Network(CFG.with_(resample_s=0, sync_s=1000.0), seed=16, link=link)
