@@ -569,6 +569,7 @@ def figures(
         "scenario": sc.get("name"),
         "substrate": header.get("substrate"),
         "nodes": sc.get("nodes"),
+        "seed": sc.get("seed"),
         "nodes_up_at_end": len(ends),
         "converged": bool(ends) and views_converged(views),
         "updates": len(updates),
@@ -610,12 +611,23 @@ def coverage(updates: list[dict[str, Any]]) -> list[tuple[float, float]]:
 
 # --- running and writing -----------------------------------------------------------------
 def run(sc: Scenario, on: str, out: Path, say: Say = print, base_port: int = 0,
-        calibrate: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    """Runs `sc` on substrate `on`, writes the run into `out`, returns its summary."""
+        calibrate: Path | None = None, repeat: int = 1) -> dict[str, Any]:  # fmt: skip
+    """Runs `sc` on substrate `on`, writes the run into `out`, returns its summary. With
+    `repeat` > 1, runs it that many times with seeds seed, seed + 1, ... into out/run-K
+    and writes their summary into `out` (see `gather`)."""
+    if repeat > 1:
+        import dataclasses
+
+        summaries = []
+        for k in range(repeat):
+            say(f"  run {k + 1} of {repeat} (seed {sc.seed + k})")
+            one = dataclasses.replace(sc, seed=sc.seed + k)
+            summaries.append(run(one, on, out / f"run-{k + 1}", say, base_port, calibrate))
+        return gather(summaries, out)
     started = time.monotonic()
     link = None
     if calibrate is not None:
-        link = calibration(_read_record(calibrate))
+        link = calibration_of(calibrate)
         say(f"  calibrated from {calibrate}: {json.dumps(link)}")
     if on == "sim":
         result = run_sim(sc, say, link)
@@ -642,6 +654,43 @@ def save(result: Run, out: Path, **extra: Any) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _plot([(str(summary["substrate"]), updates)], out / "coverage.png", str(summary["scenario"]))
     return summary
+
+
+def gather(summaries: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    """The summary of repeated runs (written into `out` with all their updates and one
+    plot): each figure the median of the runs' (`spread` holds their least and greatest),
+    `converged` only if every run converged, `updates` summed, `runs` the runs' own."""
+    first = summaries[0]
+    summary: dict[str, Any] = {k: first[k] for k in ("scenario", "substrate", "nodes")}
+    summary["converged"] = all(s["converged"] for s in summaries)
+    for key in ("updates", "updates_reaching_all", "messages"):
+        summary[key] = sum(s[key] for s in summaries)
+    spread = {}
+    for key in REPEATED:
+        values = sorted(s[key] for s in summaries if s.get(key) is not None)
+        summary[key] = round(statistics.median(values), 4) if values else None
+        spread[key] = [values[0], values[-1]] if values else None
+    updates = []
+    for k, s in enumerate(summaries, 1):
+        updates += [{**u, "run": k} for u in json.loads(Path(s["out"], "updates.json").read_text())]
+    summary.update(repeat=len(summaries), spread=spread, out=str(out),
+                   seeds=[s.get("seed") for s in summaries],
+                   runs=[{k: s.get(k) for k in ("out", *REPEATED)} for s in summaries])  # fmt: skip
+    (out / "updates.json").write_text(json.dumps(updates, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    label = f"{summary['substrate']}, {len(summaries)} runs"
+    _plot([(label, updates)], out / "coverage.png", str(summary["scenario"]))
+    return summary
+
+
+def calibration_of(d: Path) -> dict[str, float]:
+    """`calibration` of a run's folder (or record file); of repeated runs (run-K folders),
+    the median of each of their calibrations."""
+    if d.is_dir() and not (d / "record.jsonl").exists():
+        models = [calibration(_read_record(r.parent)) for r in sorted(d.glob("run-*/record.jsonl"))]
+        if models:
+            return {k: round(statistics.median(m[k] for m in models), 6) for k in models[0]}
+    return calibration(_read_record(d))
 
 
 def calibration(record: list[dict[str, Any]]) -> dict[str, float]:
@@ -722,6 +771,14 @@ def _plot(runs: list[tuple[str, list[dict[str, Any]]]], path: Path, title: str) 
 
 
 # --- comparing runs --------------------------------------------------------------------------
+#: The figures of repeated runs that are medians (the rest are sums, or all of them).
+REPEATED = (
+    "reach_all_p50_s",
+    "reach_all_p99_s",
+    "reach_all_max_s",
+    "msgs_per_update",
+    "heal_to_all_s",
+)
 COMPARED = (
     "msgs_per_update",
     "reach_all_p50_s",
@@ -786,6 +843,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--base-port", type=int, default=0, help="local: first port (0: find free ones)")
     r.add_argument("--calibrate", type=Path, metavar="DIR",
                    help="sim: take the link model from a measured run's record")  # fmt: skip
+    r.add_argument("--repeat", type=int, default=1, metavar="K",
+                   help="run it K times (seeds seed, seed+1, ...) into DIR/run-1.. and sum "
+                   "them up: medians, spread, every update")  # fmt: skip
     r.add_argument("--json", action="store_true", help="end with the summary as one JSON line")
     c = sub.add_parser(
         "compare",
@@ -812,9 +872,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.nodes < 2:
                 p.error("--nodes must be 2 or more")
             sc = sc.with_nodes(args.nodes)
+        if args.repeat < 1:
+            p.error("--repeat must be 1 or more")
         out = args.out or Path("runs") / f"{sc.name}-{args.on}"
         say(f"{sc.name} on {args.on}: {sc.nodes} nodes, {sc.seconds:g} s ({sc.description})")
-        summary = run(sc, args.on, out, say, args.base_port, args.calibrate)
+        summary = run(sc, args.on, out, say, args.base_port, args.calibrate, args.repeat)
     except ScenarioError as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
@@ -826,8 +888,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _summary_text(s: dict[str, Any]) -> str:
+    runs = f" ({s['repeat']} runs, medians)" if s.get("repeat") else ""
     return (
-        f"{s['scenario']} on {s['substrate']}: converged {s['converged']}; {s['updates']} updates, "
+        f"{s['scenario']} on {s['substrate']}{runs}: converged {s['converged']}; "
+        f"{s['updates']} updates, "
         f"{s['updates_reaching_all']} reached all; reach-all p50 {s['reach_all_p50_s']} s, "
         f"p99 {s['reach_all_p99_s']} s, max {s['reach_all_max_s']} s; "
         f"{s['msgs_per_update']} msgs/update -> {s['out']}"
@@ -836,7 +900,8 @@ def _summary_text(s: dict[str, Any]) -> str:
 
 def _compare_text(result: dict[str, Any]) -> str:
     runs = result["runs"]
-    lines = ["metric".ljust(18) + "".join(f"{r['substrate']:>14}" for r in runs) + "   ratio 2/1"]
+    names = [r["substrate"] + (f" x{r['repeat']}" if r.get("repeat") else "") for r in runs]
+    lines = ["metric".ljust(18) + "".join(f"{n:>14}" for n in names) + "   ratio 2/1"]
     for m in COMPARED:
         values = "".join(f"{'-' if r.get(m) is None else r[m]:>14}" for r in runs)
         ratio = result["ratios"][m]

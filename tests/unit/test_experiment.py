@@ -176,6 +176,31 @@ def test_simulated_nodes_join_as_processes_do_and_build_their_tree(seed: int) ->
     assert max(tree_degrees(experiment.run_sim(sc, lambda _: None, free).record).values()) < 10
 
 
+def test_repeated_runs_give_medians_their_spread_and_every_update(tmp_path: Path) -> None:
+    import dataclasses
+    import statistics
+
+    sc = dataclasses.replace(load("partition-heal").with_nodes(5), seed=7)
+    summary = experiment.run(sc, "sim", tmp_path, say=lambda _: None, repeat=3)
+    runs = [json.loads((tmp_path / f"run-{k}" / "summary.json").read_text()) for k in (1, 2, 3)]
+    assert [r["seed"] for r in runs] == summary["seeds"] == [7, 8, 9]
+    assert summary["repeat"] == 3 and summary["converged"] is True
+    for key in ("reach_all_p50_s", "msgs_per_update", "heal_to_all_s"):
+        values = sorted(r[key] for r in runs)
+        assert summary[key] == pytest.approx(statistics.median(values), abs=1e-4)
+        assert summary["spread"][key] == values[:: len(values) - 1]
+    assert summary["updates"] == sum(r["updates"] for r in runs)
+    updates = json.loads((tmp_path / "updates.json").read_text())
+    assert sorted({u["run"] for u in updates}) == [1, 2, 3] and len(updates) == summary["updates"]
+    assert (tmp_path / "coverage.png").exists()
+    # a repeated run calibrates the simulator: each parameter the median of the runs'
+    models = [experiment.calibration_of(tmp_path / f"run-{k}") for k in (1, 2, 3)]
+    together = experiment.calibration_of(tmp_path)
+    assert together["service_s"] == pytest.approx(statistics.median(m["service_s"] for m in models))
+    out = experiment.compare([tmp_path, tmp_path / "run-1"])
+    assert out["runs"][0]["repeat"] == 3
+
+
 def test_compare_gives_the_second_runs_ratio_to_the_first(tmp_path: Path) -> None:
     sc = load("steady").with_nodes(5)
     fast, slow = tmp_path / "fast", tmp_path / "slow"
@@ -255,3 +280,6 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert 'strategy must be "tree" or "push"' in capsys.readouterr().err
     assert experiment.main(["compare", str(out), str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ratios"]["msgs_per_update"] == 1.0
+    with pytest.raises(SystemExit) as e:
+        experiment.main(["run", "steady", "--repeat", "0"])
+    assert e.value.code == 2 and "--repeat must be 1 or more" in capsys.readouterr().err
