@@ -12,6 +12,7 @@ them all cleanly on Ctrl-C (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -153,11 +154,27 @@ class LocalCluster:
         """SIGTERM and a graceful stop (SIGKILL after STOP_GRACE_S)."""
         self._end(port, signal.SIGTERM)
 
+    def pause(self, port: int) -> None:
+        """SIGSTOP: the node freezes, its state kept, until `resume` (a long GC pause, a
+        frozen VM); requests to it wait in its socket and time out at their senders."""
+        self._signal(port, signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        """SIGCONT: a paused node goes on where it stopped."""
+        self._signal(port, signal.SIGCONT)
+
+    def _signal(self, port: int, sig: signal.Signals) -> None:
+        proc = self.procs.get(port)
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+
     def _end(self, port: int, sig: signal.Signals) -> None:
         proc = self.procs.pop(port, None)
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, sig)
+                os.killpg(proc.pid, signal.SIGCONT)  # (a paused node handles its SIGTERM)
                 proc.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)

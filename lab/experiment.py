@@ -36,6 +36,7 @@ converged, 1 when it did not, 2 for usage errors (a bad scenario names the field
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -170,8 +171,8 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     say(f"  sim: {sc.nodes} nodes joined and converged in {warm:.1f} virtual s")
     down: set[str] = set()
 
-    def publish(i: int) -> None:
-        if ids[i] in net.nodes and ids[i] not in down:
+    def publish(i: int) -> None:  # (a frozen process picks nothing: as on live nodes)
+        if ids[i] in net.nodes and ids[i] not in down and not net.paused(ids[i]):
             net.publish(ids[i])
 
     start = net.now
@@ -213,6 +214,13 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
                 for other in ids:
                     if other != ids[i]:
                         net.set_link(ids[i], other, changed)
+        elif a.action == "pause":
+            for i in targets(a, sc.nodes):
+                if ids[i] not in down:
+                    net.pause(ids[i])
+        elif a.action == "resume":
+            for i in targets(a, sc.nodes):
+                net.resume(ids[i])
         elif a.action == "burst":
             for i in targets(a, sc.nodes):
                 publish(i)
@@ -220,6 +228,8 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     for at, kind, what in schedule(sc):
         net.at(t0 + at, functools.partial(act if kind == "action" else publish, what))
     net.run_until(t0 + sc.seconds)
+    for nid in ids:  # (as the live runner resumes them to read their records)
+        net.resume(nid)
     record = rec.record(scenario=sc.to_json(), substrate="sim", calibration=link)
     return Run(record, net.messages - m0, link)
 
@@ -236,6 +246,12 @@ class Live:
         raise NotImplementedError
 
     def restart(self, i: int) -> None:
+        raise NotImplementedError
+
+    def pause(self, i: int) -> None:
+        raise NotImplementedError
+
+    def resume(self, i: int) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -268,6 +284,12 @@ class LocalLive(Live):
     def restart(self, i: int) -> None:
         self.cluster.start(self.cluster.ports[i])
 
+    def pause(self, i: int) -> None:
+        self.cluster.pause(self.cluster.ports[i])
+
+    def resume(self, i: int) -> None:
+        self.cluster.resume(self.cluster.ports[i])
+
     def stop(self) -> None:
         self.cluster.stop_all()
 
@@ -284,6 +306,7 @@ class ComposeLive(Live):
         # unique to this run: a lab left behind by an earlier run (a crash, a restarted
         # engine bringing its containers back) is never adopted nor taken down by this one
         self.project = f"gossipexp{os.getpid()}-{secrets.token_hex(3)}"
+        self.paused: set[int] = set()
         self.env = {**os.environ, "GOSSIP_ADMIN_TOKEN": TOKEN, **live_env(sc, compose=True),
                     "LAB_BOOTSTRAP_PORT": "0", "LAB_PROMETHEUS_PORT": "0",
                     "LAB_GRAFANA_PORT": "0"}  # fmt: skip
@@ -344,7 +367,18 @@ class ComposeLive(Live):
         self._run("docker", "start", self.containers[i])
         self.urls[i] = self._published(self.containers[i])  # (a new port, maybe)
 
+    def pause(self, i: int) -> None:
+        self._run("docker", "pause", self.containers[i])
+        self.paused.add(i)
+
+    def resume(self, i: int) -> None:
+        self._run("docker", "unpause", self.containers[i])
+        self.paused.discard(i)
+
     def stop(self) -> None:
+        for i in list(self.paused):  # (a paused container is not stopped: unpaused first)
+            with contextlib.suppress(OSError):
+                self.resume(i)
         self._compose("down", "-v", "--remove-orphans")
 
 
@@ -369,20 +403,42 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
         sent0 = _requests_sent(urls)
         t0 = time.time()
         down: set[int] = set()
+        #: paused node -> the fault settings it is to get when it resumes (it answers none)
+        paused: dict[int, list[dict[str, Any]]] = {}
         lives: list[list[dict[str, Any]]] = []  # the records of killed nodes' past lives
+
+        def faults(i: int, body: dict[str, Any]) -> None:
+            if i in paused:
+                paused[i].append(body)
+            elif i not in down:
+                _admin(urls[i], "/admin/faults", body)
+
+        def resume(i: int) -> None:
+            if i in paused:
+                live.resume(i)
+                for body in paused.pop(i):
+                    _admin(urls[i], "/admin/faults", body)
 
         def act(a: Action) -> None:
             if a.action == "partition":
                 groups = [[ids[i] for i in side] for side in sides(a, sc.nodes)]
                 for node, blocked in blocked_by_side(groups).items():
-                    _admin(urls[ids.index(node)], "/admin/faults", {"blocked": blocked})
+                    faults(ids.index(node), {"blocked": blocked})
             elif a.action == "heal":
                 for i in range(sc.nodes):
-                    if i not in down:
-                        _admin(urls[i], "/admin/faults", NO_FAULTS)
+                    faults(i, NO_FAULTS)
+            elif a.action == "pause":
+                for i in targets(a, sc.nodes):
+                    if i not in down and i not in paused:
+                        live.pause(i)
+                        paused[i] = []
+            elif a.action == "resume":
+                for i in targets(a, sc.nodes):
+                    resume(i)
             elif a.action == "kill":
                 for i in targets(a, sc.nodes):
                     if i not in down:  # its life so far is kept: a restart begins a new record
+                        resume(i)  # (a paused node hands over its record first)
                         lives.append(_past_life(urls[i], ids[i], t0))
                         down.add(i)
                         live.kill(i)
@@ -393,14 +449,13 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                         live.restart(i)
             elif a.action == "faults":
                 for i in targets(a, sc.nodes):
-                    if i not in down:
-                        _admin(urls[i], "/admin/faults", dict(a.faults))
+                    faults(i, dict(a.faults))
             elif a.action == "burst":
                 for i in targets(a, sc.nodes):
                     publish(i)
 
         def publish(i: int) -> None:
-            if i not in down:
+            if i not in down and i not in paused:
                 _admin(urls[i], "/favourite", None, method="POST")
 
         steps = schedule(sc)
@@ -414,6 +469,8 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 say(f"  {kind} at {at:.1f} s failed: {e}")
         time.sleep(max(0.0, t0 + sc.seconds - time.time()))
         until = time.time()
+        for i in list(paused):  # (a paused node would not hand over its record)
+            resume(i)
         up = [i for i in range(sc.nodes) if i not in down]
         sent = _delta(sent0, _requests_sent([urls[i] for i in up]))
         records = [*lives, *(_get_lines(f"http://{urls[i]}/record?since={t0}") for i in up)]

@@ -18,9 +18,10 @@ default) makes nodes take no time.
 
 Faults: per-link loss, duplication and latency jitter (uniform or exponential; jitter
 reorders), per-pair link overrides, partitions (set and heal), crashes and restarts under
-the same id, late joins (`add` with a bootstrap address). With `check=True` every step is
-checked by `node.core.Invariants`; a violation is re-raised as `SimulationFailure` naming
-the seed and step that reproduce it (`run_to_step` replays up to just before it).
+the same id, pauses (a frozen process: its state kept, nothing handled until it resumes),
+late joins (`add` with a bootstrap address). With `check=True` every step is checked by
+`node.core.Invariants`; a violation is re-raised as `SimulationFailure` naming the seed and
+step that reproduce it (`run_to_step` replays up to just before it).
 
 Message accounting follows HTTP: a request and its reply are two node-to-node messages,
 counted when sent (a lost one was still sent). `by_kind` splits them by the request's kind
@@ -160,6 +161,8 @@ class Network:
         self._group: dict[str, int] = {}  # node id -> partition side; absent = side 0
         self._aliases: dict[str, str] = {}  # a name (like DNS) -> the node id it points at
         self._links: dict[tuple[str, str], Link] = {}
+        #: paused node id -> what reached it meanwhile, in order: [handler, arg, expired]
+        self._held: dict[str, list[list[Any]]] = {}
         self._listeners: list[Callable[[GossipNode, list[Event]], None]] = []
         self._roster: Roster | None = None
         self._halted = False
@@ -228,6 +231,7 @@ class Network:
         to its earlier requests go nowhere."""
         self.nodes.pop(nid, None)
         self._drivers.pop(nid, None)
+        self._held.pop(nid, None)  # (what it held is lost; its senders time out)
         if self._connected:  # its connections close with it
             self._connected = {c for c in self._connected if nid not in c}
         self._wake.pop(nid, None)
@@ -236,6 +240,39 @@ class Network:
         """A crashed node starts again under the same id, with empty state."""
         self.crash(nid)
         return self.add(nid, bootstrap=bootstrap, roster=self._roster)
+
+    def pause(self, nid: str) -> None:
+        """The node freezes (SIGSTOP, `docker pause`): it keeps its state but handles
+        nothing, and its timers do not fire. Requests to it wait (its senders see a timeout
+        after `timeout_s`, and the request is handled at resume, its reply lost)."""
+        if nid in self.nodes:
+            self._held.setdefault(nid, [])
+
+    def resume(self, nid: str) -> None:
+        """The paused node goes on: what reached it meanwhile comes in, in order, now."""
+        for handler, arg, expired in self._held.pop(nid, []):
+            if expired:  # (the sender gave up on it: handled, its reply goes nowhere)
+                arg = (*arg[:-1], False)
+            self._push(self.now, handler, arg)
+
+    def paused(self, nid: str) -> bool:
+        return nid in self._held
+
+    def _hold(self, nid: str, handler: Callable[[Any], None], arg: Any) -> list[Any]:
+        entry = [handler, arg, False]  # (the flag: its sender has given up on it)
+        self._held[nid].append(entry)
+        return entry
+
+    def _expire(self, entry: list[Any]) -> None:
+        """A request held by a paused node timed out at its sender."""
+        src, request = entry[1][0], entry[1][1]
+        for held in self._held.values():
+            if any(e is entry for e in held):
+                entry[2] = True
+                break
+        else:
+            return  # (resumed in time, or the node crashed: its own path fails it)
+        self._fail((src, request))
 
     def alias(self, name: str, nid: str) -> None:
         """Requests to `name` reach node `nid` (a DNS name such as a compose service's)."""
@@ -324,17 +361,26 @@ class Network:
     def _tick(self, arg: tuple[GossipNode, float]) -> None:
         node, when = arg
         nid = node.id
+        if nid in self._held:
+            self._hold(nid, self._tick, arg)
+            return
         if self._wake.get(nid) == when and self.nodes.get(nid) is node:
             del self._wake[nid]
             self._drivers[nid].tick(self.now)
 
     def _reply(self, arg: tuple[GossipNode, Outgoing, Any]) -> None:
         node, request, reply = arg
+        if node.id in self._held:
+            self._hold(node.id, self._reply, arg)
+            return
         if self.nodes.get(node.id) is node:  # replies to an earlier life go nowhere
             self._drivers[node.id].answered(self.now, request, reply)
 
     def _fail(self, arg: tuple[GossipNode, Outgoing]) -> None:
         node, request = arg
+        if node.id in self._held:
+            self._hold(node.id, self._fail, arg)
+            return
         if self.nodes.get(node.id) is node:
             self._drivers[node.id].failed(self.now, request)
 
@@ -392,6 +438,11 @@ class Network:
     def _deliver(self, arg: tuple[GossipNode, Outgoing, float, Link, bool]) -> None:
         src, request, sent_at, link, answer = arg
         to = self._aliases.get(request.to, request.to) if self._aliases else request.to
+        if to in self._held:  # a paused target: it waits, and its sender may give up
+            entry = self._hold(to, self._deliver, arg)
+            if answer:
+                self._push(max(self.now, sent_at + link.timeout_s), self._expire, entry)
+            return
         if self.service_s:  # the target handles one message at a time: this one waits its turn
             free = self._busy.get(to, self.now)
             if free > self.now:

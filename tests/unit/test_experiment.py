@@ -34,6 +34,8 @@ def test_the_four_scenarios_ship_and_load() -> None:
         ({"timeline": [{"action": "heal"}]}, "at is required"),
         ({"timeline": [{"at": 99, "action": "heal"}]}, "at must be between 0 and 30"),
         ({"timeline": [{"at": 1, "action": "kill"}]}, "kill needs nodes or count"),
+        ({"timeline": [{"at": 1, "action": "pause"}]}, "pause needs nodes or count"),
+        ({"timeline": [{"at": 1, "action": "resume", "drop": 0.1}]}, "unknown field 'drop'"),
         ({"timeline": [{"at": 1, "action": "kill", "nodes": [10]}]}, "node 10 does not exist"),
         ({"timeline": [{"at": 1, "action": "kill", "count": 10}]}, "leaves no node"),
         ({"timeline": [{"at": 1, "action": "faults"}]}, "faults needs one of"),
@@ -199,6 +201,26 @@ def test_repeated_runs_give_medians_their_spread_and_every_update(tmp_path: Path
     assert together["service_s"] == pytest.approx(statistics.median(m["service_s"] for m in models))
     out = experiment.compare([tmp_path, tmp_path / "run-1"])
     assert out["runs"][0]["repeat"] == 3
+
+
+def test_a_paused_node_holds_up_what_is_made_while_it_is_frozen(tmp_path: Path) -> None:
+    """`pause` freezes node 2 for 5 s: updates made meanwhile reach all only once it
+    resumes (and it made none itself), and the run still converges."""
+    sc = parse({
+        "cluster": {"nodes": 6, "pace_s": 1.0},
+        "measure": {"seconds": 20, "quiet_s": 6, "warmup_s": 2},
+        "timeline": [{"at": 3, "action": "pause", "nodes": [2]},
+                     {"at": 8, "action": "resume", "nodes": [2]}],
+    })  # fmt: skip
+    summary = experiment.run(sc, "sim", tmp_path, say=lambda _: None)
+    assert summary["converged"] and summary["updates_reaching_all"] == summary["updates"]
+    updates = json.loads((tmp_path / "updates.json").read_text())
+    t0 = json.loads((tmp_path / "record.jsonl").read_text().splitlines()[0])["since"]
+    during = [u for u in updates if 3.5 < u["t"] - t0 < 7.5]
+    assert during and all(u["origin"] != "10.0.0.2:7000" for u in during)
+    assert all(u["t"] + u["reach_all_s"] - t0 > 7.99 for u in during)  # waited for the resume
+    after = [u for u in updates if u["t"] - t0 > 9]
+    assert after and max(u["reach_all_s"] for u in after) < 1.0
 
 
 def test_compare_gives_the_second_runs_ratio_to_the_first(tmp_path: Path) -> None:

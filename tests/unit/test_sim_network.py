@@ -61,6 +61,40 @@ def test_crash_restart_under_the_same_id_converges_and_is_heard(seed: int) -> No
     assert all(n.table.version(victim) == new.version for n in others)
 
 
+@pytest.mark.parametrize("pause_s", [0.05, 3.0])
+def test_a_paused_node_keeps_its_state_misses_nothing_and_catches_up(pause_s: float) -> None:
+    """A frozen node handles nothing (no news applied, no timer fired) while paused, and
+    its senders time out if the pause outlasts `timeout_s`; resumed, it is the same life
+    (same version) and gets every update made meanwhile. Shorter than the timeout, the
+    requests it held are answered late and nobody sees a failure."""
+    link = Link(latency_s=0.01, timeout_s=0.5)
+    net = Network(CFG.with_(resample_s=0, sync_s=0.3), seed=5, link=link)
+    nodes = net.cluster(5)
+    net.run_until_converged(10)
+    frozen = nodes[2]
+    version, handled = frozen.version, frozen.stats.received
+    others = [n for n in nodes if n is not frozen]
+    failed = sum(n.stats.requests_failed for n in others)
+    net.pause(frozen.id)
+    made = [net.publish(nodes[k].id, "Heat") for k in (0, 1, 3)]
+    net.run_for(pause_s)
+    assert net.paused(frozen.id) and frozen.stats.received == handled
+    assert all(frozen.table.version(m.origin) < m.version for m in made)
+    net.resume(frozen.id)
+    net.run_until_converged(10)
+    assert not net.paused(frozen.id) and net.nodes[frozen.id] is frozen
+    assert frozen.version == version  # (the same life: not restarted)
+    assert all(frozen.table.version(m.origin) == m.version for m in made)
+    assert frozen.stats.received > handled
+    timed_out = sum(n.stats.requests_failed for n in others) - failed
+    assert (timed_out > 0) == (pause_s > link.timeout_s)
+    sent = net.messages
+    net.pause(frozen.id)
+    net.crash(frozen.id)  # a paused node can be killed: what it held is gone
+    net.run_for(2)
+    assert not net.paused(frozen.id) and net.messages > sent
+
+
 def test_late_joiners_converge() -> None:
     net = Network(CFG, seed=8, link=LOSSY)
     nodes = net.cluster(6)
