@@ -147,6 +147,7 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
 
     from lab.record import SimRecorder
     from lab.simnet import Link, Network, node_id
+    from node.partitions import blocked_by_side
 
     link = dict(link or SIM_LINK)
     base = Link(
@@ -164,6 +165,8 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     )
     rec = SimRecorder(net)
     ids = [node_id(i) for i in range(sc.nodes)]
+    parted: dict[str, list[str]] = {}  # node -> the peers its partition walls off
+    cut: set[str] = set()  # nodes off the network
     for k, nid in enumerate(ids):  # one after another, as the live substrates start them
         net.add(nid, bootstrap=ids[0] if k else None)
         net.run_for(link.get("join_gap_s", SIM_LINK["join_gap_s"]))
@@ -171,9 +174,14 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     say(f"  sim: {sc.nodes} nodes joined and converged in {warm:.1f} virtual s")
     down: set[str] = set()
 
-    def publish(i: int) -> None:  # (a frozen process picks nothing: as on live nodes)
-        if ids[i] in net.nodes and ids[i] not in down and not net.paused(ids[i]):
-            net.publish(ids[i])
+    def publish(i: int) -> None:  # (a frozen or cut-off node picks nothing: as on live nodes)
+        nid = ids[i]
+        if nid in net.nodes and nid not in down and nid not in cut and not net.paused(nid):
+            net.publish(nid)
+
+    def walls(**also: Any) -> None:  # (each node's faults line, as live nodes write them)
+        for nid, b in _blocked(ids, parted, cut).items():
+            rec.set_faults(nid, **{**also, "blocked": b})
 
     start = net.now
     for at, i in warmup(sc):
@@ -184,12 +192,25 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
 
     def act(a: Action) -> None:
         if a.action == "partition":
-            rec.partition(*([ids[i] for i in side] for side in sides(a, sc.nodes)))
-        elif a.action == "heal":  # (one faults_set line a node, as a live node writes)
+            groups = [[ids[i] for i in side] for side in sides(a, sc.nodes)]
+            net.partition(*groups)
+            parted.clear()
+            parted.update(blocked_by_side(groups))
+            walls()
+        elif a.action == "heal":
             net.heal()
             net.clear_links()
-            for nid in ids:
-                rec.set_faults(nid, **NO_FAULTS)
+            parted.clear()
+            walls(**NO_FAULTS)
+        elif a.action in ("disconnect", "reconnect"):
+            for i in targets(a, sc.nodes):
+                if a.action == "disconnect":
+                    cut.add(ids[i])
+                    net.disconnect(ids[i])
+                else:
+                    cut.discard(ids[i])
+                    net.reconnect(ids[i])
+            walls()
         elif a.action == "kill":
             for i in targets(a, sc.nodes):
                 if ids[i] not in down:
@@ -234,6 +255,16 @@ def run_sim(sc: Scenario, say: Say, link: dict[str, float] | None = None) -> Run
     return Run(record, net.messages - m0, link)
 
 
+def _blocked(ids: list[str], parted: dict[str, list[str]], cut: set[str]) -> dict[str, list[str]]:
+    """Each node's `blocked` peers (the fault layer's): those its partition walls off, and
+    for a node off the network every peer (for the others, every node off the network)."""
+    everyone = set(ids)
+    return {
+        nid: sorted(set(parted.get(nid, ())) | ((everyone if nid in cut else cut) - {nid}))
+        for nid in ids
+    }
+
+
 # --- live nodes: local processes and the Compose lab -----------------------------------------
 class Live:
     """What the live runner needs of a substrate: node `i`'s id (as it names itself) and the
@@ -241,6 +272,15 @@ class Live:
 
     ids: list[str]
     urls: list[str]
+    #: Whether the substrate takes a node off the network itself (`disconnect`); if not,
+    #: the runner cuts it off with the nodes' fault layer.
+    disconnects = False
+
+    def disconnect(self, i: int) -> None:
+        raise NotImplementedError
+
+    def reconnect(self, i: int) -> None:
+        raise NotImplementedError
 
     def kill(self, i: int) -> None:
         raise NotImplementedError
@@ -307,6 +347,8 @@ class ComposeLive(Live):
         # engine bringing its containers back) is never adopted nor taken down by this one
         self.project = f"gossipexp{os.getpid()}-{secrets.token_hex(3)}"
         self.paused: set[int] = set()
+        self.offline: set[int] = set()
+        self.network = f"{self.project}_gossip"
         self.env = {**os.environ, "GOSSIP_ADMIN_TOKEN": TOKEN, **live_env(sc, compose=True),
                     "LAB_BOOTSTRAP_PORT": "0", "LAB_PROMETHEUS_PORT": "0",
                     "LAB_GRAFANA_PORT": "0"}  # fmt: skip
@@ -371,14 +413,35 @@ class ComposeLive(Live):
         self._run("docker", "pause", self.containers[i])
         self.paused.add(i)
 
+    disconnects = True
+
+    def disconnect(self, i: int) -> None:
+        self._run("docker", "network", "disconnect", self.network, self.containers[i])
+        self.offline.add(i)
+
+    def reconnect(self, i: int) -> None:
+        """Back on the network, at its old address (its id): a new one is an error."""
+        self._run("docker", "network", "connect", self.network, self.containers[i])
+        self.offline.discard(i)
+        self.urls[i] = self._published(self.containers[i])  # (docker publishes it anew)
+        if (now := self._address(self.containers[i])) != self.ids[i].rsplit(":", 1)[0]:
+            raise OSError(f"docker gave node {i} ({self.ids[i]}) a new address, {now}")
+
     def resume(self, i: int) -> None:
         self._run("docker", "unpause", self.containers[i])
         self.paused.discard(i)
+
+    def _address(self, container: str) -> str:
+        fmt = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'
+        return self._run("docker", "inspect", "-f", fmt, container).strip()
 
     def stop(self) -> None:
         for i in list(self.paused):  # (a paused container is not stopped: unpaused first)
             with contextlib.suppress(OSError):
                 self.resume(i)
+        for i in list(self.offline):
+            with contextlib.suppress(OSError):
+                self.reconnect(i)
         self._compose("down", "-v", "--remove-orphans")
 
 
@@ -403,42 +466,79 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
         sent0 = _requests_sent(urls)
         t0 = time.time()
         down: set[int] = set()
-        #: paused node -> the fault settings it is to get when it resumes (it answers none)
-        paused: dict[int, list[dict[str, Any]]] = {}
+        paused: set[int] = set()
+        offline: set[int] = set()  # off the network by the substrate's hand (`docker network`)
+        #: a node the runner cannot reach (paused, offline) -> the faults it is to get after
+        held: dict[int, list[dict[str, Any]]] = {}
+        parted: dict[str, list[str]] = {}  # node -> the peers its partition walls off
+        cut: set[str] = set()  # nodes off the network through the fault layer
         lives: list[list[dict[str, Any]]] = []  # the records of killed nodes' past lives
 
         def faults(i: int, body: dict[str, Any]) -> None:
-            if i in paused:
-                paused[i].append(body)
+            if i in paused or i in offline:
+                held.setdefault(i, []).append(body)
             elif i not in down:
                 _admin(urls[i], "/admin/faults", body)
+
+        def walls(**also: Any) -> None:
+            for node, blocked in _blocked(ids, parted, cut).items():
+                faults(ids.index(node), {**also, "blocked": blocked})
+
+        def back(i: int) -> None:  # (reachable again: the faults it missed, in order)
+            if i not in paused and i not in offline:
+                for body in held.pop(i, []):
+                    _admin(urls[i], "/admin/faults", body)
 
         def resume(i: int) -> None:
             if i in paused:
                 live.resume(i)
-                for body in paused.pop(i):
-                    _admin(urls[i], "/admin/faults", body)
+                paused.discard(i)
+                back(i)
+
+        def reconnect(i: int) -> None:
+            if i in offline:
+                live.reconnect(i)
+                offline.discard(i)
+                back(i)
 
         def act(a: Action) -> None:
             if a.action == "partition":
                 groups = [[ids[i] for i in side] for side in sides(a, sc.nodes)]
-                for node, blocked in blocked_by_side(groups).items():
-                    faults(ids.index(node), {"blocked": blocked})
+                parted.clear()
+                parted.update(blocked_by_side(groups))
+                walls()
             elif a.action == "heal":
-                for i in range(sc.nodes):
-                    faults(i, NO_FAULTS)
+                parted.clear()
+                walls(**NO_FAULTS)
+            elif a.action == "disconnect":
+                chosen = [i for i in targets(a, sc.nodes) if i not in down | offline]
+                if live.disconnects:
+                    for i in chosen:
+                        live.disconnect(i)
+                        offline.add(i)
+                elif not {ids[i] for i in chosen} <= cut:
+                    cut.update(ids[i] for i in chosen)
+                    walls()
+            elif a.action == "reconnect":
+                chosen = targets(a, sc.nodes)
+                for i in chosen:
+                    reconnect(i)
+                if cut & {ids[i] for i in chosen}:
+                    cut.difference_update(ids[i] for i in chosen)
+                    walls()
             elif a.action == "pause":
                 for i in targets(a, sc.nodes):
                     if i not in down and i not in paused:
                         live.pause(i)
-                        paused[i] = []
+                        paused.add(i)
             elif a.action == "resume":
                 for i in targets(a, sc.nodes):
                     resume(i)
             elif a.action == "kill":
                 for i in targets(a, sc.nodes):
                     if i not in down:  # its life so far is kept: a restart begins a new record
-                        resume(i)  # (a paused node hands over its record first)
+                        resume(i)  # (a paused or offline node hands over its record first)
+                        reconnect(i)
                         lives.append(_past_life(urls[i], ids[i], t0))
                         down.add(i)
                         live.kill(i)
@@ -454,8 +554,8 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 for i in targets(a, sc.nodes):
                     publish(i)
 
-        def publish(i: int) -> None:
-            if i not in down and i not in paused:
+        def publish(i: int) -> None:  # (on no substrate does a frozen or cut-off node pick)
+            if i not in down and i not in paused and i not in offline and ids[i] not in cut:
                 _admin(urls[i], "/favourite", None, method="POST")
 
         steps = schedule(sc)
@@ -469,8 +569,10 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 say(f"  {kind} at {at:.1f} s failed: {e}")
         time.sleep(max(0.0, t0 + sc.seconds - time.time()))
         until = time.time()
-        for i in list(paused):  # (a paused node would not hand over its record)
+        for i in list(paused):  # (a paused or offline node would not hand over its record)
             resume(i)
+        for i in list(offline):
+            reconnect(i)
         up = [i for i in range(sc.nodes) if i not in down]
         sent = _delta(sent0, _requests_sent([urls[i] for i in up]))
         records = [*lives, *(_get_lines(f"http://{urls[i]}/record?since={t0}") for i in up)]

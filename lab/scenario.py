@@ -46,6 +46,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "restart": frozenset({"nodes", "count"}),
     "pause": frozenset({"nodes", "count"}),
     "resume": frozenset({"nodes", "count"}),
+    "disconnect": frozenset({"nodes", "count"}),
+    "reconnect": frozenset({"nodes", "count"}),
     "faults": frozenset({"nodes", "count", "drop", "duplicate", "delay_ms", "jitter_ms"}),
     "burst": frozenset({"nodes", "count"}),
 }
@@ -217,7 +219,7 @@ def _action(scenario: Scenario, step: Any, k: int) -> Action:
     elif "count" in step:
         count = int(_number(step, "count", where, None, 1, 10_000, whole=True))
         nodes = (-count,)  # resolved against the cluster's size when run (see `targets`)
-    elif kind in ("kill", "restart", "pause", "resume"):
+    elif kind in ("kill", "restart", "pause", "resume", "disconnect", "reconnect"):
         raise ScenarioError(f"{where}: {kind} needs nodes or count")
     groups: tuple[tuple[int, ...], ...] = ()
     if "groups" in step:

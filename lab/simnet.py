@@ -19,6 +19,7 @@ default) makes nodes take no time.
 Faults: per-link loss, duplication and latency jitter (uniform or exponential; jitter
 reorders), per-pair link overrides, partitions (set and heal), crashes and restarts under
 the same id, pauses (a frozen process: its state kept, nothing handled until it resumes),
+disconnects (a node off the network: its requests fail at once, requests to it time out),
 late joins (`add` with a bootstrap address). With `check=True` every step is checked by
 `node.core.Invariants`; a violation is re-raised as `SimulationFailure` naming the seed and
 step that reproduce it (`run_to_step` replays up to just before it).
@@ -159,6 +160,7 @@ class Network:
         self._seq = 0
         self._wake: dict[str, float] = {}
         self._group: dict[str, int] = {}  # node id -> partition side; absent = side 0
+        self._cut: set[str] = set()  # nodes off the network (`docker network disconnect`)
         self._aliases: dict[str, str] = {}  # a name (like DNS) -> the node id it points at
         self._links: dict[tuple[str, str], Link] = {}
         #: paused node id -> what reached it meanwhile, in order: [handler, arg, expired]
@@ -286,7 +288,18 @@ class Network:
     def heal(self) -> None:
         self._group = {}
 
+    def disconnect(self, nid: str) -> None:
+        """The node is off the network, as a container that `docker network disconnect` took
+        off it: its own requests fail at once (no route), requests to it time out. It keeps
+        running, and a partition or heal leaves it where it is."""
+        self._cut.add(nid)
+
+    def reconnect(self, nid: str) -> None:
+        self._cut.discard(nid)
+
     def reachable(self, a: str, b: str) -> bool:
+        if a in self._cut or b in self._cut:
+            return False
         return self._group.get(a, 0) == self._group.get(b, 0)
 
     def set_link(self, a: str, b: str, link: Link) -> None:
@@ -416,7 +429,10 @@ class Network:
         link = self._links.get((node.id, request.to), self.link) if self._links else self.link
         rng = self.rng
         now = self.now
-        if (self._group and not self.reachable(node.id, request.to)) or (
+        if self._cut and node.id in self._cut:  # (no route: it fails within a millisecond)
+            self._push(now + 0.001, self._fail, (node, request))
+            return
+        if ((self._group or self._cut) and not self.reachable(node.id, request.to)) or (
             link.loss and rng.random() < link.loss
         ):
             self._push(now + link.timeout_s, self._fail, (node, request))
@@ -453,7 +469,7 @@ class Network:
         if news:
             self.news_in_flight -= 1
         target = self.nodes.get(to)
-        if target is None or (self._group and not self.reachable(src.id, to)):
+        if target is None or ((self._group or self._cut) and not self.reachable(src.id, to)):
             if answer:
                 self._push(sent_at + link.timeout_s, self._fail, (src, request))
             return

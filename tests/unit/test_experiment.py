@@ -223,6 +223,52 @@ def test_a_paused_node_holds_up_what_is_made_while_it_is_frozen(tmp_path: Path) 
     assert after and max(u["reach_all_s"] for u in after) < 1.0
 
 
+def test_a_disconnected_node_is_walled_off_on_top_of_a_partition(tmp_path: Path) -> None:
+    """`disconnect` takes node 4 off the network across a partition and its heal: updates
+    made meanwhile reach all only once it is back, it makes none while off (and some
+    after), and its faults lines (as live nodes write them) block every peer while off,
+    nothing after."""
+    sc = parse({
+        "cluster": {"nodes": 6, "pace_s": 1.0},
+        "measure": {"seconds": 20, "quiet_s": 6, "warmup_s": 2},
+        "timeline": [{"at": 2, "action": "partition", "groups": [[0, 1, 2]]},
+                     {"at": 3, "action": "disconnect", "nodes": [4]},
+                     {"at": 5, "action": "heal"},
+                     {"at": 8, "action": "reconnect", "nodes": [4]}],
+    })  # fmt: skip
+    summary = experiment.run(sc, "sim", tmp_path, say=lambda _: None)
+    assert summary["converged"] and summary["updates_reaching_all"] == summary["updates"]
+    lines = [json.loads(x) for x in (tmp_path / "record.jsonl").read_text().splitlines()]
+    t0 = lines[0]["since"]
+    updates = json.loads((tmp_path / "updates.json").read_text())
+    off = "10.0.0.4:7000"
+    during = [u for u in updates if 3.5 < u["t"] - t0 < 7.5]
+    assert during and all(u["origin"] != off for u in during)
+    assert all(u["t"] + u["reach_all_s"] - t0 > 7.99 for u in during)  # waited for it
+    assert any(u["origin"] == off for u in updates if u["t"] - t0 > 8)
+    ids = sorted(lines[0]["nodes"])
+    walls = [x for x in lines if x.get("kind") == "faults_set"]
+    healed = [x for x in walls if 5 <= x["t"] - t0 < 8]
+    assert {x["node"] for x in healed} == set(ids) and all(
+        x["blocked"] == ([n for n in ids if n != off] if x["node"] == off else [off])
+        for x in healed
+    )
+    last = {x["node"]: x["blocked"] for x in walls}
+    assert set(last) == set(ids) and not any(last.values())
+
+
+def test_blocked_joins_partition_walls_and_nodes_off_the_network() -> None:
+    ids = ["a", "b", "c", "d"]
+    parted = {"a": ["c", "d"], "b": ["c", "d"], "c": ["a", "b"], "d": ["a", "b"]}
+    assert experiment._blocked(ids, parted, {"b"}) == {
+        "a": ["b", "c", "d"],
+        "b": ["a", "c", "d"],
+        "c": ["a", "b"],
+        "d": ["a", "b"],
+    }
+    assert experiment._blocked(ids, {}, set()) == {n: [] for n in ids}
+
+
 def test_compare_gives_the_second_runs_ratio_to_the_first(tmp_path: Path) -> None:
     sc = load("steady").with_nodes(5)
     fast, slow = tmp_path / "fast", tmp_path / "slow"

@@ -95,6 +95,39 @@ def test_a_paused_node_keeps_its_state_misses_nothing_and_catches_up(pause_s: fl
     assert not net.paused(frozen.id) and net.messages > sent
 
 
+def test_a_disconnected_node_runs_on_alone_and_catches_up_when_reconnected() -> None:
+    """Off the network, a node's own requests fail at once (no route) and requests to it
+    time out at their senders; it keeps its state and picks up, once back, what was made
+    meanwhile, and its own news made while off reaches everyone."""
+    link = Link(latency_s=0.01, timeout_s=0.5)
+    net = Network(CFG.with_(resample_s=0, sync_s=0.3), seed=6, link=link)
+    nodes = net.cluster(5)
+    net.run_until_converged(10)
+    off = nodes[3]
+    others = [n for n in nodes if n is not off]
+    failed_off, failed = off.stats.requests_failed, sum(n.stats.requests_failed for n in others)
+    net.disconnect(off.id)
+    made = [net.publish(nodes[k].id, "Heat") for k in (0, 1)]
+    alone = net.publish(off.id, "Ran")
+    net.run_for(0.2)  # (less than the timeout: only its own requests have failed yet)
+    assert off.stats.requests_failed > failed_off
+    assert sum(n.stats.requests_failed for n in others) == failed
+    net.run_for(3)
+    assert sum(n.stats.requests_failed for n in others) > failed
+    assert all(off.table.version(m.origin) < m.version for m in made)
+    assert all(n.table.version(off.id) < alone.version for n in others)
+    version = off.version
+    net.partition([n.id for n in nodes[:2]])
+    net.heal()  # (partitions come and go: the node stays off until reconnected)
+    net.run_for(1)
+    assert all(off.table.version(m.origin) < m.version for m in made)
+    net.reconnect(off.id)
+    net.run_until_converged(10)
+    assert net.nodes[off.id] is off and off.version == version
+    assert all(off.table.version(m.origin) == m.version for m in made)
+    assert all(n.table.version(off.id) == alone.version for n in others)
+
+
 def test_late_joiners_converge() -> None:
     net = Network(CFG, seed=8, link=LOSSY)
     nodes = net.cluster(6)
