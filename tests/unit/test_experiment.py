@@ -301,7 +301,8 @@ def test_calibration_reads_a_nodes_handling_time_and_a_hops_time_from_a_record()
             lines.append({"kind": "snapshot", "node": f"n{k}", "generation": gen, "t": 101})
     link = experiment.calibration(lines)
     assert link["join_gap_s"] == pytest.approx(0.35, abs=0.001)  # their median
-    assert link["connect_s"] == pytest.approx(experiment.CONNECT_RATIO * 0.00275)  # (a hop's)
+    assert link["connect_s"] == pytest.approx(experiment.CONNECT_RATIO * 0.002)  # (a fast hop's)
+    assert link["per_hop_low_s"] == pytest.approx(0.002)
     assert link["service_s"] == pytest.approx(0.0005)
     assert link["per_hop_median_s"] == pytest.approx(0.00275)
     assert link["latency_s"] == pytest.approx(0.002 - 2 * 0.0005)  # less both ends' handling
