@@ -13,12 +13,14 @@ drawn from the scenario's seed, none in the last `quiet_s`) and the timeline's a
 from the experiment, not from the nodes' own timers, so the two runs make the same updates at
 the same moments; `warmup_s` of them at the same pace come first, unmeasured, while the
 broadcast tree forms. One fault mechanism per substrate:
-- `sim`: `lab.simnet` (the real core in virtual time); partitions and crashes by the
-  network, a node's faults on its links (`SIM_FAULTS` says how they map);
-- `local`: `lab.cluster` processes on loopback; faults through each node's fault layer
-  (`PUT /admin/faults`), kills by SIGKILL, restarts as new processes;
+- `sim`: `lab.simnet` (the real core in virtual time); partitions, crashes, pauses and
+  disconnects by the network, a node's faults on its links (`SIM_FAULTS` says how they map);
+- `local`: `lab.cluster` processes on loopback; faults, partitions and disconnects through
+  each node's fault layer (`PUT /admin/faults`), kills by SIGKILL, restarts as new
+  processes, pauses by SIGSTOP and SIGCONT;
 - `compose`: the Compose lab under a project of its own, reached through the ports its
-  nodes publish on 127.0.0.1; faults as for local processes, `docker kill` and `docker start`.
+  nodes publish on 127.0.0.1; faults as for local processes, `docker kill`, `start`,
+  `pause`, `unpause` and `docker network disconnect` and `connect`.
 
 Either way the run writes into DIR: `record.jsonl` (the observatory's record format, so the
 page's "Load a record" replays it; its header holds the scenario and the link model),
