@@ -47,6 +47,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -90,6 +91,8 @@ TIMEOUT_S = 2.0
 #: Coverage curves are sampled at this many points up to the slowest arrival.
 CURVE_POINTS = 400
 TOKEN = "experiment-admin-token"
+#: The project's root: docker-compose.yml is there.
+ROOT = Path(__file__).resolve().parents[1]
 
 Say = Callable[[str], None]
 
@@ -349,11 +352,19 @@ class ComposeLive(Live):
         # engine bringing its containers back) is never adopted nor taken down by this one
         self.project = f"gossipexp{os.getpid()}-{secrets.token_hex(3)}"
         self.paused: set[int] = set()
-        self.offline: set[int] = set()
+        #: node -> its address, while it is off the network (it gets it back: it is its id)
+        self.offline: dict[int, str] = {}
         self.network = f"{self.project}_gossip"
         self.env = {**os.environ, "GOSSIP_ADMIN_TOKEN": TOKEN, **live_env(sc, compose=True),
                     "LAB_BOOTSTRAP_PORT": "0", "LAB_PROMETHEUS_PORT": "0",
                     "LAB_GRAFANA_PORT": "0"}  # fmt: skip
+        # The project's network gets a subnet of its own choosing: docker hands a container
+        # its old address back (`network connect --ip`) only on such a network.
+        self._files = tempfile.TemporaryDirectory(prefix="gossipexp")
+        self.override = Path(self._files.name) / "network.yml"
+        self.override.write_text(
+            f"networks:\n  gossip:\n    ipam:\n      config:\n        - subnet: {self._subnet()}\n"
+        )
         say(f"  compose: project {self.project}, up with {sc.nodes - 1} peers")
         try:
             self._compose("up", "-d", "--scale", f"peer={sc.nodes - 1}", "bootstrap", "peer")
@@ -371,7 +382,8 @@ class ComposeLive(Live):
         return r.stdout
 
     def _compose(self, *args: str) -> str:
-        return self._run("docker", "compose", "-p", self.project, *args)
+        files = ("-f", str(ROOT / "docker-compose.yml"), "-f", str(self.override))
+        return self._run("docker", "compose", "-p", self.project, *files, *args)
 
     def _containers(self, service: str) -> list[str]:
         out = self._run("docker", "ps", "-a", "--filter",
@@ -418,17 +430,40 @@ class ComposeLive(Live):
     disconnects = True
 
     def disconnect(self, i: int) -> None:
+        address = self._address(self.containers[i])
         self._run("docker", "network", "disconnect", self.network, self.containers[i])
-        self.offline.add(i)
+        self.offline[i] = address
 
     def reconnect(self, i: int) -> None:
-        """Back on the network, at its old address (its id): a new one is an error."""
-        self._run("docker", "network", "connect", self.network, self.containers[i])
-        self.offline.discard(i)
+        """Back on the network at its old address (the node's id is its address)."""
+        address = self.offline.pop(i)
+        self._run("docker", "network", "connect", "--ip", address, self.network,
+                  self.containers[i])  # fmt: skip
         self.urls[i] = self._published(self.containers[i])  # (docker publishes it anew)
-        if (now := self._address(self.containers[i])) != self.ids[i].rsplit(":", 1)[0]:
-            # (not an OSError, which would only lose the step: the run cannot go on)
-            raise RuntimeError(f"docker gave node {i} ({self.ids[i]}) a new address, {now}")
+
+    def _subnet(self) -> str:
+        """A /24 that no docker network and no route of this host uses."""
+        import ipaddress
+        import secrets
+
+        used = []
+        nets = self._run("docker", "network", "ls", "-q").split()
+        if nets:
+            fmt = "{{range .IPAM.Config}}{{.Subnet}} {{end}}"
+            used += self._run("docker", "network", "inspect", "-f", fmt, *nets).split()
+        with contextlib.suppress(OSError):  # (Linux: destination and mask, little-endian hex)
+            for row in Path("/proc/net/route").read_text().splitlines()[1:]:
+                f = row.split()
+                dest, mask = (int.from_bytes(bytes.fromhex(x), "little") for x in (f[1], f[7]))
+                if mask:
+                    used.append(f"{ipaddress.IPv4Address(dest)}/{ipaddress.IPv4Address(mask)}")
+        taken = [ipaddress.IPv4Network(u, strict=False) for u in used if "." in u]
+        pool = list(ipaddress.IPv4Network("10.213.0.0/16").subnets(new_prefix=24))
+        start = secrets.randbelow(len(pool))
+        for net in pool[start:] + pool[:start]:
+            if not any(net.overlaps(t) for t in taken):
+                return str(net)
+        raise OSError("no free /24 in 10.213.0.0/16 for the experiment's network")
 
     def resume(self, i: int) -> None:
         self._run("docker", "unpause", self.containers[i])
@@ -445,7 +480,10 @@ class ComposeLive(Live):
         for i in list(self.offline):
             with contextlib.suppress(OSError):
                 self.reconnect(i)
-        self._compose("down", "-v", "--remove-orphans")
+        try:
+            self._compose("down", "-v", "--remove-orphans")
+        finally:
+            self._files.cleanup()
 
 
 def run_live(sc: Scenario, say: Say, live: Live) -> Run:
