@@ -254,6 +254,9 @@ class Network:
         """The paused node goes on: what reached it meanwhile comes in, in order, now."""
         for handler, arg, expired in self._held.pop(nid, []):
             if expired:  # (the sender gave up on it: handled, its reply goes nowhere)
+                request = arg[1]
+                if type(request) is Send and request.envelope.messages:
+                    self.news_in_flight -= 1  # (no longer on the wire for its sender)
                 arg = (*arg[:-1], False)
             self._push(self.now, handler, arg)
 

@@ -88,6 +88,8 @@ def test_a_paused_node_keeps_its_state_misses_nothing_and_catches_up(pause_s: fl
     assert frozen.stats.received > handled
     timed_out = sum(n.stats.requests_failed for n in others) - failed
     assert (timed_out > 0) == (pause_s > link.timeout_s)
+    net.run_for(2)
+    assert net.news_in_flight == 0  # (what timed out while held is not on the wire)
     sent = net.messages
     net.pause(frozen.id)
     net.crash(frozen.id)  # a paused node can be killed: what it held is gone
