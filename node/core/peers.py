@@ -180,6 +180,9 @@ class PeerSet:
         # and when they may be probed again
         self._misses: dict[str, int] = {}
         self._not_before: dict[str, float] = {}
+        # `next_due`'s answer, kept until the candidates change (asked on every step)
+        self._due: float | None = None
+        self._due_fresh = True
         #: ids refused and candidates dropped, by reason (PEER_REFUSALS)
         self.refusals: dict[str, int] = {}
         self._roster = roster.ids
@@ -248,6 +251,7 @@ class PeerSet:
             self.refuse("full")
             return None
         self._candidates[peer] = None
+        self._due_fresh = False
         self._misses.pop(peer, None)
         return Transition(peer, None, CANDIDATE)
 
@@ -267,8 +271,12 @@ class PeerSet:
 
     def next_due(self) -> float | None:
         """When the next waiting candidate may be probed (None: none is waiting)."""
-        due = [self._not_before.get(p, 0.0) for p, at in self._candidates.items() if at is None]
-        return min(due) if due else None
+        if not self._due_fresh:
+            nb = self._not_before
+            due = [nb.get(p, 0.0) for p, at in self._candidates.items() if at is None]
+            self._due = min(due) if due else None
+            self._due_fresh = True
+        return self._due
 
     def probing(self, peer: str, now: float) -> None:
         """A request is on its way to `peer` (a candidate or an unknown id): its outcome
@@ -276,6 +284,7 @@ class PeerSet:
         caller vouches for it: the node it was told to bootstrap from)."""
         self._forgotten.pop(peer, None)
         self._candidates[peer] = now
+        self._due_fresh = False
 
     def candidates(self) -> list[str]:
         return list(self._candidates)
@@ -294,12 +303,15 @@ class PeerSet:
                 due.append(peer)
         for peer in due:
             self._candidates[peer] = now
+        if due:
+            self._due_fresh = False
         return due
 
     def promote(self, peer: str, now: float) -> Transition | None:
         """`peer` answered this node under its own id (or sent it a request signed with the
         cluster's key): a member, alive, even if it was reaped, unknown or a candidate."""
         was_candidate = self._candidates.pop(peer, False) is not False
+        self._due_fresh = False
         self._forgotten.pop(peer, None)
         self._misses.pop(peer, None)
         self._not_before.pop(peer, None)
@@ -324,6 +336,7 @@ class PeerSet:
         self._not_before[peer] = now + retry_s
         del self._candidates[peer]  # to the back of the queue
         self._candidates[peer] = None
+        self._due_fresh = False
         return None
 
     def forget(self, peer: str, now: float, reason: str) -> Transition | None:
@@ -331,6 +344,7 @@ class PeerSet:
         counted dead, and not taken in again for `forget_s`."""
         if self._candidates.pop(peer, False) is False:
             return None
+        self._due_fresh = False
         self._misses.pop(peer, None)
         self._not_before.pop(peer, None)
         self.refuse(reason)

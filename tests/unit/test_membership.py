@@ -209,3 +209,36 @@ def test_a_reaped_peer_comes_back_only_by_answering_itself() -> None:
     (probe,) = [s for s in sends(n) if s.to == REAL]
     n.on_reply(t + 1, probe, Envelope(sender=REAL))
     assert REAL in n.peers and n.peers.state(REAL) == ALIVE
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_next_probe_due_is_always_the_earliest_waiting_candidates(seed: int) -> None:
+    """`next_due` is asked on every step and kept between changes of the candidates; after
+    any sequence of proposals, probes, misses, answers and forgettings it is what a scan of
+    the waiting candidates gives."""
+    from node.core.peers import PeerSet
+
+    rng = random.Random(seed)
+    peers = PeerSet(ME, 100, max_candidates=8)
+    ids = fakes(20)
+    now = 1000.0
+    for _ in range(400):
+        now += rng.random()
+        peer = rng.choice(ids)
+        op = rng.randrange(6)
+        if op == 0:
+            peers.propose(peer, now, direct=rng.random() < 0.3)
+        elif op == 1:
+            peers.to_probe(now, rng.randrange(1, 4), timeout_s=2.0)
+        elif op == 2:
+            peers.missed(peer, now, retry_s=rng.choice([0.5, 3.0]))
+        elif op == 3:
+            peers.forget(peer, now, "no_answer")
+        elif op == 4 and rng.random() < 0.2:
+            peers.promote(peer, now)
+        elif op == 5:
+            peers.probing(peer, now)
+        waiting = [
+            peers._not_before.get(p, 0.0) for p, at in peers._candidates.items() if at is None
+        ]
+        assert peers.next_due() == (min(waiting) if waiting else None)
