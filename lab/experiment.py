@@ -344,6 +344,8 @@ class ComposeLive(Live):
     node's id is its container's address; the runner reaches each node through the port
     it publishes on 127.0.0.1, and kills and restarts containers with `docker`."""
 
+    disconnects = True
+
     def __init__(self, sc: Scenario, say: Say) -> None:
         import os
         import secrets
@@ -427,7 +429,9 @@ class ComposeLive(Live):
         self._run("docker", "pause", self.containers[i])
         self.paused.add(i)
 
-    disconnects = True
+    def resume(self, i: int) -> None:
+        self._run("docker", "unpause", self.containers[i])
+        self.paused.discard(i)
 
     def disconnect(self, i: int) -> None:
         address = self._address(self.containers[i])
@@ -464,10 +468,6 @@ class ComposeLive(Live):
             if not any(net.overlaps(t) for t in taken):
                 return str(net)
         raise OSError("no free /24 in 10.213.0.0/16 for the experiment's network")
-
-    def resume(self, i: int) -> None:
-        self._run("docker", "unpause", self.containers[i])
-        self.paused.discard(i)
 
     def _address(self, container: str) -> str:
         fmt = f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}'
@@ -522,8 +522,9 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 _admin(urls[i], "/admin/faults", body)
 
         def walls(**also: Any) -> None:
-            for node, blocked in _blocked(ids, parted, cut).items():
-                faults(ids.index(node), {**also, "blocked": blocked})
+            blocked = _blocked(ids, parted, cut)
+            for i, node in enumerate(ids):
+                faults(i, {**also, "blocked": blocked[node]})
 
         def back(i: int) -> None:  # (reachable again: the faults it missed, in order)
             if i not in paused and i not in offline:
@@ -552,7 +553,8 @@ def run_live(sc: Scenario, say: Say, live: Live) -> Run:
                 parted.clear()
                 walls(**NO_FAULTS)
             elif a.action == "disconnect":
-                chosen = [i for i in targets(a, sc.nodes) if i not in down | offline]
+                gone = down | offline
+                chosen = [i for i in targets(a, sc.nodes) if i not in gone]
                 if live.disconnects:
                     for i in chosen:
                         live.disconnect(i)
