@@ -1,16 +1,18 @@
-"""The node's outgoing HTTP: one long-lived client session that carries the core's requests.
+"""The node's outgoing HTTP: the core's requests, over kept-alive connections to each peer.
 
 Owns sending and nothing else: it POSTs envelopes to peers' /gossip/ and GETs /peers/, with
-a timeout on each, and reports every outcome back through the callbacks it is given. With
-keys set (read from the runtime, which holds them) it signs every request and checks every
-reply's signature (node.core.auth). The node's fault layer (node.faults, also the runtime's)
-drops, duplicates, delays or blocks requests on purpose. A reply from a peer is decoded as
-strictly as a request (`node.codec`) and validated like one (`parse_envelope`): a peer that
-answers garbage, or unsigned, is treated as a failed exchange, never as news. Incoming
-requests are not its business (`node.edge`). Every body read from a peer is capped
-(`read_capped`, which the cluster view, the observatory and the proxy use too). In-flight
-requests are bounded; past the bound a request is dropped and reported as failed, so a slow
-network cannot pile up tasks.
+a timeout on each (the bytes go through `node.wire`, a lean HTTP/1.1 client), and reports
+every outcome back through the callbacks it is given. With keys set (read from the runtime,
+which holds them) it signs every request and checks every reply's signature
+(node.core.auth). The node's fault layer (node.faults, also the runtime's) drops,
+duplicates, delays or blocks requests on purpose. A reply from a peer is decoded as strictly
+as a request (`node.codec`) and validated like one (`parse_envelope`): a peer that answers
+garbage, or unsigned, is treated as a failed exchange, never as news. Incoming requests are
+not its business (`node.edge`). Every body read from a peer is capped
+(`MAX_REPLY_BYTES` here; `read_capped` for the cluster view, the observatory and the proxy,
+which use aiohttp's client). In-flight requests are bounded;
+past the bound a request is dropped and reported as failed, so a slow network cannot pile up
+tasks.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ from node.core import (
 )
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.faults import FaultLayer, Faults
+from node.wire import Connections, PeerError
 
 __all__ = ["Transport", "read_capped"]
 
-#: Pooled connections to peers are released after this share of the idle timeout
-#: (Settings.idle_s): sooner than the peers' server closes them, so a request never goes out
-#: on a connection the other end is closing.
+#: Idle connections to peers are closed after this share of the idle timeout
+#: (Settings.idle_s): sooner than the peers' server closes them, so a request seldom goes out
+#: on a connection the other end is closing (node.wire tries such a one again).
 CLIENT_IDLE_SHARE = 0.8
 
 MAX_IN_FLIGHT = 256
@@ -68,21 +71,17 @@ class Transport:
         self.config = config
         self.keepalive_s = idle_s * CLIENT_IDLE_SHARE
         self.timeout_s = timeout_s
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._on_answer, self._on_failure = on_answer, on_failure
         self.sender = sender
         #: The node's keys as they are now (PUT /admin/keys replaces them).
         self.keys = keys
         self.faults = faults or FaultLayer(Faults(), random.Random())
         self.clock = clock
-        self._session: aiohttp.ClientSession | None = None
+        self._links: Connections | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=MAX_IN_FLIGHT, limit_per_host=16, keepalive_timeout=self.keepalive_s
-        )
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+        self._links = Connections(keepalive_s=self.keepalive_s, max_reply_bytes=MAX_REPLY_BYTES)
 
     async def close(self, grace_s: float = 1.0) -> None:
         """Lets in-flight requests finish for up to grace_s, then cancels the rest."""
@@ -92,11 +91,11 @@ class Transport:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        if self._links is not None:
+            self._links.close()
 
     def send(self, request: Outgoing) -> None:
-        if self._session is None or len(self._tasks) >= MAX_IN_FLIGHT:
+        if self._links is None or len(self._tasks) >= MAX_IN_FLIGHT:
             self._on_failure(request, "too many requests in flight")
             return
         task = asyncio.get_running_loop().create_task(self._run(request))
@@ -122,39 +121,32 @@ class Transport:
                 self._on_answer(request, parse_listing(decode_json(reply), self.config))
         except asyncio.CancelledError:
             raise
-        except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as e:
+        except (TimeoutError, ValueError, OSError) as e:
             self._on_failure(request, f"{type(e).__name__}: {e}"[:200])
 
     async def _exchange(self, method: str, peer: str, path: str, body: bytes) -> bytes:
         """One signed request; returns the reply's body once its signature checks out."""
-        assert self._session is not None
+        assert self._links is not None
         headers = {"Content-Type": "application/json", SENDER_HEADER: self.sender}
         keys = self.keys()
         if keys is not None:
             headers.update(keys.headers(f"{method} {path}", body, self.clock()))
-        async with self._session.request(
-            method, f"http://{peer}{path}", data=body or None, headers=headers
-        ) as r:
-            reply = await self._body(r)
-            if keys is not None:
-                reason = keys.check(
-                    "reply",
-                    reply,
-                    r.headers.get(TIME_HEADER),
-                    r.headers.get(SIGNATURE_HEADER),
-                    self.clock(),
-                )
-                if reason is not None:
-                    raise ValueError(f"reply from {peer} refused: {reason}")
-        return reply
-
-    @staticmethod
-    async def _body(r: aiohttp.ClientResponse) -> bytes:
+        async with asyncio.timeout(self.timeout_s):
+            r = await self._links.request(peer, method, path, headers, body)
         if r.status != 200:
-            raise aiohttp.ClientResponseError(
-                r.request_info, r.history, status=r.status, message=(await r.text())[:100]
+            detail = r.body[:100].decode("utf-8", "replace")
+            raise PeerError(f"{peer} answered {r.status}: {detail}")
+        if keys is not None:
+            reason = keys.check(
+                "reply",
+                r.body,
+                r.headers.get(TIME_HEADER.lower()),
+                r.headers.get(SIGNATURE_HEADER.lower()),
+                self.clock(),
             )
-        return await read_capped(r, MAX_REPLY_BYTES, "reply")
+            if reason is not None:
+                raise ValueError(f"reply from {peer} refused: {reason}")
+        return r.body
 
 
 async def read_capped(r: aiohttp.ClientResponse, limit: int, what: str = "body") -> bytes:
