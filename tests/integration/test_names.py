@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import generate_latest
 
 from node import create_app, from_env, parse_args
 from node.core import Config, GossipNode
@@ -131,7 +130,7 @@ def test_every_log_line_carries_the_name() -> None:
 def test_gossip_node_info_carries_the_name() -> None:
     rng = random.Random(1)
     node = GossipNode("172.18.0.5:7000", Config(), now=100.0, rng=rng, movies=("Alien",))
-    text = generate_latest(NodeMetrics(node, "gossip-lab-peer-3").registry).decode()
+    text = NodeMetrics(node, "gossip-lab-peer-3").render().decode()
     (line,) = [x for x in text.splitlines() if x.startswith("gossip_node_info{")]
     assert 'name="gossip-lab-peer-3"' in line and 'node="172.18.0.5:7000"' in line
     assert line.endswith(" 1.0")
