@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cli import HelpFormatter, command, missing_extra
+from lab.hostnet import arp_warning
 from lab.scenario import Action, Scenario, ScenarioError, load, shipped, sides, targets
 from node.core.config import VERSION_TICKS_PER_S
 from node.ledger import NO_FAULTS
@@ -368,6 +369,9 @@ class ComposeLive(Live):
             f"networks:\n  gossip:\n    ipam:\n      config:\n        - subnet: {self._subnet()}\n"
         )
         say(f"  compose: project {self.project}, up with {sc.nodes - 1} peers")
+        warning = arp_warning(sc.nodes)
+        if warning:
+            say(f"  warning: {warning}")
         try:
             self._compose("up", "-d", "--scale", f"peer={sc.nodes - 1}", "bootstrap", "peer")
             self.containers = [self._containers("bootstrap")[0], *self._containers("peer")]

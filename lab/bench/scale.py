@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.bench.report import Column, Result, frame, plot
+from lab.hostnet import arp_warning
 
 __all__ = ["node_cpu", "quantile", "run_benchmark"]
 
@@ -109,6 +110,10 @@ def _measure(
 ) -> dict[str, Any]:
     env = {**base, "GOSSIP_STRATEGY": strategy, "LAB_PROMETHEUS_PORT": "0"}
     row: dict[str, Any] = {"peers": n, "nodes": n + 1, "strategy": strategy}
+    warning = arp_warning(n + 1)
+    row["arp_room"] = warning is None
+    if warning:
+        say(f"    warning: {warning}")
     try:
         t0 = time.monotonic()
         _compose(env, "up", "-d", "--scale", f"peer={n}", "bootstrap", "peer", "prometheus")
