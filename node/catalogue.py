@@ -84,6 +84,8 @@ CATALOGUE: tuple[EventType, ...] = (
     _type("origin_reaped", "info", "origin version", e.Reaped, recorded=True),
     _type("request_refused", "warning", "reason detail sender", e.Refused),
     _type("send_failed", "debug", "peer kind error"),
+    # once per node: the kernel found no route to a peer (docs/lab.md, the ARP table)
+    _type("host_unreachable", "warning", "peer error hint"),
     # the fault layer's own JSON (PUT /admin/faults), in its units
     _type("faults_set", "info", "drop duplicate delay_ms jitter_ms blocked"),
     _type("keys_set", "info", "keys"),

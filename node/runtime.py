@@ -92,6 +92,8 @@ class Runtime:
         #: is set to wake: a Ready with an earlier wake-up wakes the loop.
         self._due = self.node.next_wakeup()
         self._scheduled = float("inf")
+        #: Whether `host_unreachable` was logged (once a node: the cause is the host's).
+        self._told_unreachable = False
 
     def _keys(self) -> Keyring | None:
         return self.keys
@@ -147,7 +149,14 @@ class Runtime:
         self.log.debug(
             "send_failed", peer=request.to, kind=getattr(request, "kind", "peers"), error=error
         )
+        if not self._told_unreachable and "No route to host" in error:
+            self._told_unreachable = True
+            self.log.warning("host_unreachable", peer=request.to, error=error, hint=_NO_ROUTE)
         self.driver.failed(self.clock(), request)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+_NO_ROUTE = (
+    "no route to a peer: with many containers on one host, the kernel's ARP table may be full "
+    "(dmesg: 'neighbor table overflow'); raise net.ipv4.neigh.default.gc_thresh3 (docs/lab.md)"
+)

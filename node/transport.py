@@ -18,6 +18,7 @@ tasks.
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 import time
 from collections.abc import Callable
@@ -122,7 +123,10 @@ class Transport:
         except asyncio.CancelledError:
             raise
         except (TimeoutError, ValueError, OSError) as e:
-            self._on_failure(request, f"{type(e).__name__}: {e}"[:200])
+            error = f"{type(e).__name__}: {e}"[:200]
+            if isinstance(e, OSError) and e.errno == errno.EHOSTUNREACH:
+                error += " (No route to host)"  # (asyncio's own text names the address only)
+            self._on_failure(request, error)
 
     async def _exchange(self, method: str, peer: str, path: str, body: bytes) -> bytes:
         """One signed request; returns the reply's body once its signature checks out."""

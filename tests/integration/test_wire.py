@@ -203,3 +203,37 @@ async def test_requests_past_the_per_peer_bound_fail_at_once_and_a_hung_peer_tim
 async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValueError, match="line break"):
         await _links().request("127.0.0.1:9", "POST", "/gossip/", {"X": "a\r\nEvil: 1"}, b"")
+
+
+async def test_no_route_to_a_peer_is_told_once_with_the_likely_cause(
+    aiohttp_client,
+    tmp_path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import errno
+    import json
+
+    from node.core import FetchPeers
+    from node.runtime import RUNTIME
+    from tests.support.nodeapp import start_node
+
+    async def unreachable(self: Connections, peer: str) -> None:
+        # what the kernel answers when its ARP table is full (asyncio names the address only)
+        raise OSError(errno.EHOSTUNREACH, f"Connect call failed ('{peer}')")
+
+    monkeypatch.setattr(Connections, "_open", unreachable)
+    client = await start_node(
+        aiohttp_client, tmp_path, {"GOSSIP_PORT": "7311", "GOSSIP_RESAMPLE_SECONDS": "0"}
+    )
+    rt = client.app[RUNTIME]
+    for peer in ("10.9.9.9:7000", "10.9.9.8:7000"):
+        rt.transport.send(FetchPeers(peer))
+    await asyncio.sleep(0.3)
+    rt.log.flush()
+    warned = [
+        line
+        for line in map(json.loads, (tmp_path / "log").read_text().splitlines())
+        if line["event"] == "host_unreachable"
+    ]
+    assert len(warned) == 1
+    assert "No route to host" in warned[0]["error"] and "gc_thresh3" in warned[0]["hint"]
