@@ -276,7 +276,8 @@ def convergence() -> db.Dashboard:
             big_number(
                 "Cluster converged",
                 "Fraction of (node, origin) pairs where the node knows the origin's newest "
-                "version. 100 % is full convergence; each new favourite dips it briefly.",
+                "version of 2 s ago (the nodes are scraped up to a second apart). 100 % is "
+                "full convergence; a node that lags by more than 2 s dips it.",
                 query("cluster:gossip_converged:ratio"),
                 unit="percentunit",
                 steps=((None, "red"), (0.75, "orange"), (1, "green")),
@@ -285,7 +286,7 @@ def convergence() -> db.Dashboard:
         .with_panel(
             big_number(
                 "Origins behind",
-                "Origins whose newest version some node does not know yet.",
+                "Origins whose newest version of 2 s ago some node does not know yet.",
                 query("cluster:gossip_origins_behind:count"),
                 steps=((None, "green"), (1, "orange")),
             )
@@ -366,7 +367,7 @@ def convergence() -> db.Dashboard:
             graph(
                 "Converged fraction",
                 "Whole cluster, and per origin: the fraction of nodes that know the "
-                "origin's newest version.",
+                "origin's newest version of 2 s ago.",
                 query("cluster:gossip_converged:ratio", legend="cluster", ref="A"),
                 query(of_origins("origin:gossip_converged:ratio"), "{{origin_name}}", "B"),
                 unit="percentunit",
