@@ -8,11 +8,10 @@ which holds them) it signs every request and checks every reply's signature
 duplicates, delays or blocks requests on purpose. A reply from a peer is decoded as strictly
 as a request (`node.codec`) and validated like one (`parse_envelope`): a peer that answers
 garbage, or unsigned, is treated as a failed exchange, never as news. Incoming requests are
-not its business (`node.edge`). Every body read from a peer is capped
-(`MAX_REPLY_BYTES` here; `read_capped` for the cluster view, the observatory and the proxy,
-which use aiohttp's client). In-flight requests are bounded;
-past the bound a request is dropped and reported as failed, so a slow network cannot pile up
-tasks.
+not its business (`node.edge`). Every body read from a peer is capped (`MAX_REPLY_BYTES`
+here; `read_capped` for the cluster view, the observatory and the proxy, which use aiohttp's
+client). In-flight requests are bounded; past the bound a request is dropped and reported as
+failed, so a slow network cannot pile up tasks.
 """
 
 from __future__ import annotations
