@@ -100,7 +100,10 @@ def test_trace_agrees_with_every_nodes_state_and_counters(
             mine["hops"],
             mine["via"],
         ), node
-        assert row["delay_s"] == pytest.approx(mine["learned_at"] - mine["sent_at"], abs=0.001)
+        # The trace times arrivals by the log lines' timestamps, taken as each line is
+        # written after the core's step, the state by the core's clock: on a loaded machine a
+        # line can trail its step by a few ms (a clean-clone CI run saw 2.3 ms once).
+        assert row["delay_s"] == pytest.approx(mine["learned_at"] - mine["sent_at"], abs=0.005)
     # Duplicates, stale copies and TTL drops: the trace's per node = the node's own counters.
     for p in cluster.ports:
         row = rows[f"127.0.0.1:{p}"]
