@@ -29,7 +29,7 @@ from node.admin import setup_admin
 from node.codec import listing_to_wire
 from node.edge import EDGE, edge_middleware
 from node.errors import Refusal
-from node.logs import BUFFER_S, make_logger
+from node.logs import make_logger
 from node.observatory import setup_observatory
 from node.runtime import RUNTIME, Clock, Runtime
 from node.settings import Settings, load_movies
@@ -48,11 +48,7 @@ def create_app(
     """The whole node as an aiohttp application. Raises SettingsError for a bad movies file."""
     movies = tuple(movies) if movies is not None else load_movies(settings.movies)
     log = log or make_logger(
-        settings.advertise,
-        settings.log_format,
-        settings.log_level,
-        name=settings.name,
-        buffer_s=BUFFER_S,
+        settings.advertise, settings.log_format, settings.log_level, name=settings.name
     )
     rt = Runtime(settings, movies, clock, log)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])

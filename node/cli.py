@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from node.app import create_app
-from node.runtime import RUNTIME
 from node.settings import SettingsError, parse_args, unknown_variables
 
 __all__ = ["main", "new_event_loop"]
@@ -44,14 +43,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"gossip-node: cannot listen on {settings.host}:{settings.port}: {e}", file=sys.stderr
         )
         return 1
-    try:
-        _serve(app, sock, settings.idle_s)
-    finally:  # lines the node's logger still holds (node.logs.BUFFER_S), even on a crash
-        app[RUNTIME].log.flush()
-    return 0
-
-
-def _serve(app: web.Application, sock: socket.socket, idle_s: float) -> None:
     web.run_app(
         app,
         sock=sock,
@@ -60,10 +51,11 @@ def _serve(app: web.Application, sock: socket.socket, idle_s: float) -> None:
         shutdown_timeout=SHUTDOWN_GRACE_S,
         # idle, half-open and slow-loris connections are closed after settings.idle_s (a
         # slow body has its own limit, see node.edge); peers release theirs sooner
-        keepalive_timeout=idle_s,
+        keepalive_timeout=settings.idle_s,
         handle_signals=True,
         loop=new_event_loop(),
     )
+    return 0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

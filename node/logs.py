@@ -63,11 +63,6 @@ __all__ = [
 TALLY_WINDOW_S = 1.0
 #: Updates tallied at once, at most; one more writes the tally early (bounded memory).
 TALLY_MAX_UPDATES = 1000
-#: The node's own JSON lines wait this long, at most, to leave together in one write
-#: (a line is seen in `docker compose logs` or a pipe this much later; SIGKILL loses them).
-BUFFER_S = 0.05
-#: ... or until this many wait.
-BUFFER_LINES = 256
 
 #: Lines before which every pending tally is written, so a graceful stop loses none.
 _FLUSH_BEFORE = frozenset({"node_stopping", "node_stopped"})
@@ -149,15 +144,12 @@ class NodeLogger:
         pending[1].copy(sender or "?", stale=stale)
 
     def flush(self) -> None:
-        """Writes every pending tally, and every line that waits, now."""
+        """Writes every pending tally now."""
         for key in list(self._copies):
             self._write(key)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        lines = getattr(self._log, "flush", None)
-        if lines is not None:
-            lines()
 
     def _write(self, key: tuple[str, str, int]) -> None:
         _, c = self._copies.pop(key)
@@ -240,12 +232,10 @@ def make_logger(
     clock: Callable[[], float] = time.monotonic,
     window_s: float = TALLY_WINDOW_S,
     name: str | None = None,
-    buffer_s: float = 0.0,
 ) -> NodeLogger:
     """A logger for one node (no global configuration: several nodes can share a process).
     `name` is the display name (default: derived from `node_id` without DNS, node.names);
-    `clock` and `window_s` time the duplicate tally (tests pass their own); with
-    `buffer_s`, JSON lines leave together, up to that much later (`_JsonLines`)."""
+    `clock` and `window_s` time the duplicate tally (tests pass their own)."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if fmt == "json"
@@ -266,7 +256,7 @@ def make_logger(
     name = name or default_name(node_id, None)
     bound = logger.bind(node=node_id, name=name)
     if fmt == "json":
-        bound = _JsonLines(out, {"node": node_id, "name": name}, level, bound, buffer_s)
+        bound = _JsonLines(out, {"node": node_id, "name": name}, level, bound)
     return NodeLogger(bound, level, clock=clock, window_s=window_s)
 
 
@@ -274,65 +264,24 @@ class _JsonLines:
     """structlog's JSON lines for one node, without walking its pipeline for each: the
     same keys in the same order (the bound context, the fields, `event`, `level`,
     `timestamp`), one orjson call and one write. structlog's chain was a tenth of a node's CPU
-    (benchmark 4's profile); a line with `exc_info` still goes through structlog.
+    (benchmark 4's profile); a line with `exc_info` still goes through structlog."""
 
-    With `buffer_s` (the node's own logger: `BUFFER_S`), debug and info lines wait in memory
-    for up to that long, or `BUFFER_LINES` lines, and leave in one write: a write per line
-    was a system call per update (and, in a container, a wake-up of Docker's log reader
-    for each). A warning, an error, `node_stopping`/`node_stopped`, `flush()`, or no running
-    event loop writes at once, with what waited before it."""
-
-    def __init__(
-        self,
-        stream: TextIO,
-        context: dict[str, Any],
-        level: str,
-        slow: Any,
-        buffer_s: float = 0.0,
-    ) -> None:
+    def __init__(self, stream: TextIO, context: dict[str, Any], level: str, slow: Any) -> None:
         self._stream = stream
         self._context = context
         self._min = _LEVELS[level]
         self._slow = slow
-        self._buffer_s = buffer_s
-        self._waiting: list[str] = []
-        self._timer: asyncio.TimerHandle | None = None
 
     def _line(self, method: str, event: str, kw: dict[str, Any]) -> None:
         if _LEVELS[method] < self._min:
             return
         if "exc_info" in kw:
-            self.flush()
             getattr(self._slow, method)(event, **kw)
             return
         line = {**self._context, **kw, "event": event}
         _level_and_time(None, method, line)
-        self._waiting.append(_orjson_dumps(line) + "\n")
-        if (
-            self._buffer_s <= 0
-            or len(self._waiting) >= BUFFER_LINES
-            or method in ("warning", "error")
-            or event in _FLUSH_BEFORE
-        ):
-            self.flush()
-        elif self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._timer = loop.call_later(self._buffer_s, self.flush)
-
-    def flush(self) -> None:
-        """Writes the lines that wait, now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._waiting:
-            text = "".join(self._waiting)
-            self._waiting.clear()
-            self._stream.write(text)
-            self._stream.flush()
+        self._stream.write(_orjson_dumps(line) + "\n")
+        self._stream.flush()
 
     def debug(self, event: str, **kw: Any) -> None:
         self._line("debug", event, kw)

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from node.catalogue import BY_CORE, BY_NAME, CATALOGUE, from_line
 from node.core import Applied, Deduplicated, Event, MovieChanged, Stale, TtlDropped
 from node.core import events as e
-from node.logs import BUFFER_LINES, TALLY_MAX_UPDATES, log_event, make_logger
+from node.logs import TALLY_MAX_UPDATES, log_event, make_logger
 from tests.support.waits import async_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,32 +233,3 @@ def test_every_event_the_node_logs_is_in_the_catalogue() -> None:
         logged |= set(re.findall(r"\blog\.(?:debug|info|warning|error)\(\s*\"(\w+)\"", text))
     assert logged, "found no log calls: the pattern is out of date"
     assert logged <= set(BY_NAME), sorted(logged - set(BY_NAME))
-
-
-async def test_buffered_lines_leave_together_soon_and_a_warning_takes_them_along() -> None:
-    out = io.StringIO()
-    log = make_logger(NODE, stream=out, buffer_s=0.05)
-    log_event(log, applied(uuid="00000000-0000-4000-8000-000000000001"))
-    log_event(log, applied(uuid="00000000-0000-4000-8000-000000000002", version=8))
-    assert out.getvalue() == ""  # held for up to buffer_s
-
-    async def both() -> bool:
-        return len(lines(out)) == 2
-
-    await async_wait_until(both, 2.0, "the two lines held back")
-    assert [x["version"] for x in lines(out)] == [7, 8]  # in order, in one write
-    log_event(log, applied(uuid="00000000-0000-4000-8000-000000000003", version=9))
-    log.warning("bootstrap_failed", peer=ORIGIN)  # written at once, with what waited first
-    assert [x["event"] for x in lines(out)][2:] == ["update_applied", "bootstrap_failed"]
-    for k in range(BUFFER_LINES):  # a full buffer leaves without waiting for the timer
-        log.info("peer_changed", peer=f"10.0.0.{k % 250}:7000", old="alive", new="suspect")
-    assert len(lines(out)) == 4 + BUFFER_LINES
-    log.info("node_stopping")  # and the last lines of a node do not wait
-    assert lines(out)[-1]["event"] == "node_stopping"
-
-
-def test_without_a_running_loop_a_buffered_logger_writes_at_once() -> None:
-    out = io.StringIO()
-    log = make_logger(NODE, stream=out, buffer_s=0.05)
-    log_event(log, applied())
-    assert [x["event"] for x in lines(out)] == ["update_applied"]
