@@ -140,29 +140,26 @@ class _Histogram:
 def _per_origin(node: GossipNode, lines: list[str]) -> None:
     """gossip_version_seen and gossip_version_delay_seconds, one series per origin."""
     table = node.table
+    labels = [(origin, _label_value(origin)) for origin in table]  # (escaped once for both)
     _head(
         lines,
         "gossip_version_seen",
         "Highest version of origin this node knows (its own included)",
         "gauge",
     )
-    for origin in table:
-        lines.append(
-            f'gossip_version_seen{{origin="{_label_value(origin)}"}} {table.version(origin)}'
-        )
+    for origin, label in labels:
+        lines.append(f'gossip_version_seen{{origin="{label}"}} {table.version(origin)}')
     _head(
         lines,
         "gossip_version_delay_seconds",
         "Seconds from the origin's send of the version known here to its arrival here",
         "gauge",
     )
-    for origin in table:
+    for origin, label in labels:
         entry = table.get(origin)
         if entry is not None and entry.message.sent_at is not None:
             late = max(entry.learned_at - entry.message.sent_at, 0.0)
-            lines.append(
-                f'gossip_version_delay_seconds{{origin="{_label_value(origin)}"}} {late!r}'
-            )
+            lines.append(f'gossip_version_delay_seconds{{origin="{label}"}} {late!r}')
 
 
 _COUNTERS = (
