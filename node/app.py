@@ -8,8 +8,10 @@ The wiring every handler reaches (`Runtime`: the core, its driver, the edge, the
 the keys and the fault layer, the timer loop) is `node.runtime`, which the page (`node.ui`),
 the observatory and the admin endpoints share without importing this module.
 
-A received message: `gossip` -> `Edge.gossip` (node.edge) -> `Driver.receive` (node.core)
--> `Runtime._on_ready` -> `Transport.send`; the answer leaves signed by the edge.
+A received message: node.front (or aiohttp, then `gossip` and `Edge.gossip`) ->
+`Edge.exchange` (node.edge) -> `Driver.receive` (node.core) -> `Runtime._on_ready` ->
+`Transport.send`; the answer leaves signed by the edge. The gossip route below is what
+aiohttp serves when the front hands a connection over (chunked bodies, odd heads).
 
 `create_app(settings)` builds everything for one node (no globals: tests run several nodes
 in one process); background work runs in `cleanup_ctx`, so it stops with the app.

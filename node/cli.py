@@ -8,6 +8,7 @@ until SIGTERM or SIGINT, then shut down gracefully (in-flight requests get a mom
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from node.app import create_app
+from node.front import FrontRunner
 from node.settings import SettingsError, parse_args, unknown_variables
 
 __all__ = ["main", "new_event_loop"]
@@ -43,19 +45,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"gossip-node: cannot listen on {settings.host}:{settings.port}: {e}", file=sys.stderr
         )
         return 1
-    web.run_app(
+    runner = FrontRunner(
         app,
-        sock=sock,
-        print=None,
         access_log=None,
         shutdown_timeout=SHUTDOWN_GRACE_S,
-        # idle, half-open and slow-loris connections are closed after settings.idle_s (a
-        # slow body has its own limit, see node.edge); peers release theirs sooner
-        keepalive_timeout=settings.idle_s,
-        handle_signals=True,
-        loop=new_event_loop(),
+        handle_signals=True,  # SIGTERM and SIGINT raise GracefulExit: a graceful stop
     )
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    serving = loop.create_task(_serve(runner, sock))
+    try:
+        loop.run_until_complete(serving)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:  # as aiohttp's run_app: stop serving, then cancel what is left, then close
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(serving)
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
     return 0
+
+
+async def _serve(runner: FrontRunner, sock: socket.socket) -> None:
+    """Serves on `sock` until cancelled (aiohttp's run_app, with the node's front:
+    node.front), then shuts the app down gracefully."""
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -9,11 +9,13 @@ a `Refusal` (node.errors) or an aiohttp error into a JSON `{"error", "reason"}` 
 that says whose fault it was, counted, and signs the replies marked `SIGN_WITH` on their
 way out.
 
-A received message takes one path, in one direction: the handler (`node.app.gossip`) calls
-`Edge.gossip`, which admits, reads, verifies, decodes and hands the core a typed `Envelope`
-through the driver (`node.core.driver`); the driver's `Ready` goes to the runtime's handler
-and on to the transport; the core's answer comes back here as a value, becomes the reply,
-and is signed by the middleware as it leaves (no second trip through the keys' code).
+A received message takes one path, in one direction, to `Edge.exchange`, which admits,
+verifies, decodes and hands the core a typed `Envelope` through the driver
+(`node.core.driver`); the driver's `Ready` goes to the runtime's handler and on to the
+transport; the core's answer comes back here as a value and becomes the reply, signed. The
+node's front (`node.front`) calls `exchange` with a body it read itself; aiohttp's route
+(`node.app.gossip`) calls `Edge.gossip`, which admits and reads the body first. Replies of
+the other endpoints marked `SIGN_WITH` are signed by the middleware as they leave.
 It must not send anything (that is `node.transport`) nor decide anything about gossip
 (`node.core`). It holds neither the keys nor the faults: the runtime owns both and hands
 them in, so that PUT /admin/keys and /admin/faults change them for both directions at once.
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,27 +76,60 @@ class Edge:
 
     # --- POST /gossip/ and GET /peers/ -------------------------------------------------
     async def gossip(self, request: web.Request) -> web.Response:
-        """One exchange of gossip: admitted, read, verified, decoded, partition-checked,
-        received by the core, and its answer signed."""
-        self._admit(request)
-        keys = self.keys()  # one keyring for the whole exchange, even if replaced meanwhile
-        body = await self.read_json_object(request, keys=keys)
+        """One exchange of gossip through aiohttp: admitted, then its body read within the
+        limits, then `exchange`."""
+        self._admit(request.remote, request.headers)
+        raw = await self.read_body(request)
+        status, body, headers = self.exchange(raw, request.headers, request.path, admitted=True)
+        return web.Response(status=status, body=body, headers=headers)
+
+    def exchange(
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        path: str,
+        remote: str | None = None,
+        *,
+        admitted: bool = False,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One POST /gossip/ whose body has arrived: admitted (unless `admitted`), verified,
+        decoded, partition-checked, received by the core, and its answer signed; a refusal
+        becomes its JSON answer here. Synchronous: node.front calls it from its own
+        connections, `gossip` from aiohttp's. `headers` is read with lower-case names."""
         try:
-            envelope = parse_envelope(body, self.driver.node.config)
-        except InvalidMessage as e:
-            raise Refusal(400, e.reason, e.detail) from None
-        if self.faults.blocks_incoming(envelope.sender):
-            raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
-        reply = self.driver.receive(self.clock(), envelope, verified=keys is not None)
-        response = web.Response(body=orjson.dumps(envelope_to_wire(reply)), headers=_JSON)
-        if keys is not None:
-            response[SIGN_WITH] = keys
-        return response
+            if not admitted:
+                _same_origin(headers)
+                self._admit(remote, headers)
+            keys = self.keys()  # one keyring for the whole exchange, even if replaced meanwhile
+            self._verify(headers, "POST " + path, raw, keys)
+            try:
+                envelope = parse_envelope(self.decode_object(raw), self.driver.node.config)
+            except InvalidMessage as e:
+                raise Refusal(400, e.reason, e.detail) from None
+            if self.faults.blocks_incoming(envelope.sender):
+                raise Refusal(503, "partitioned", "fault injected: partitioned", counted=False)
+            reply = self.driver.receive(self.clock(), envelope, verified=keys is not None)
+            body = orjson.dumps(envelope_to_wire(reply))
+            if keys is None:
+                return 200, body, _JSON
+            return 200, body, {**_JSON, **keys.headers("reply", body, self.clock())}
+        except Refusal as e:
+            return self.refusal(e, "POST " + path, remote)
+
+    def refusal(
+        self, e: Refusal, what: str, remote: str | None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """A refusal's answer: {"error", "reason"} as JSON with its status and headers,
+        counted (and logged) unless it says otherwise."""
+        if e.counted:
+            self.on_refused(e.reason, f"{what}: {e.detail}", remote)
+        body = json.dumps({"error": e.detail, "reason": e.reason}).encode()
+        return e.status, body, {**_ERROR_JSON, **e.headers}
 
     def answer(self, request: web.Request, data: Any) -> web.Response:
         """A body-less request verified (with keys set), answered with `data` signed."""
         keys = self.keys()
-        self._verify(request, b"", keys)
+        self._verify(request.headers, f"{request.method} {request.path}", b"", keys)
         response = web.Response(body=orjson.dumps(data), headers=_JSON)
         if keys is not None:
             response[SIGN_WITH] = keys
@@ -119,7 +155,12 @@ class Edge:
         """The body as a JSON object, read within the limits and decoded strictly; with
         `keys`, its signature is checked first (before a byte of it is decoded)."""
         raw = await self.read_body(request)
-        self._verify(request, raw, keys)
+        self._verify(request.headers, f"{request.method} {request.path}", raw, keys)
+        return self.decode_object(raw)
+
+    @staticmethod
+    def decode_object(raw: bytes) -> dict[str, Any]:
+        """A body as a JSON object, decoded strictly; anything else is refused (400)."""
         try:
             body = decode_json(raw)
         except RecursionError:
@@ -147,26 +188,22 @@ class Edge:
             )
 
     # --- the parts ---------------------------------------------------------------------
-    def _admit(self, request: web.Request) -> None:
+    def _admit(self, remote: str | None, headers: Mapping[str, str]) -> None:
         """Flood control, before the body is read: 429 with Retry-After past the rate."""
-        client = f"{request.remote}|{request.headers.get(SENDER_HEADER, '')[:64]}"
+        client = f"{remote}|{headers.get(_SENDER, '')[:64]}"
         wait = self.limiter.allow(client, self.clock())
         if wait:
             retry = str(max(1, round(wait + 0.5)))
             raise Refusal(429, "rate_limited", "too many requests", headers={"Retry-After": retry})
 
-    def _verify(self, request: web.Request, body: bytes, keys: Keyring | None) -> None:
-        """With keys, refuses a request whose signature is missing, wrong or too old."""
+    def _verify(
+        self, headers: Mapping[str, str], what: str, body: bytes, keys: Keyring | None
+    ) -> None:
+        """With keys, refuses a request (`what`: "METHOD /path") whose signature is
+        missing, wrong or too old."""
         if keys is None:
             return
-        h = request.headers
-        reason = keys.check(
-            f"{request.method} {request.path}",
-            body,
-            h.get(TIME_HEADER),
-            h.get(SIGNATURE_HEADER),
-            self.clock(),
-        )
+        reason = keys.check(what, body, headers.get(_TIME), headers.get(_SIGNATURE), self.clock())
         if reason is not None:
             status = 401 if reason == "unsigned" else 403
             raise Refusal(status, reason, f"request signature refused: {reason}")
@@ -174,13 +211,16 @@ class Edge:
 
 EDGE = web.AppKey("edge", Edge)
 _JSON = {"Content-Type": "application/json"}
+_ERROR_JSON = {"Content-Type": "application/json; charset=utf-8"}
+# Header names as node.front's connections hold them (aiohttp's headers ignore case).
+_SENDER, _TIME, _SIGNATURE = (h.lower() for h in (SENDER_HEADER, TIME_HEADER, SIGNATURE_HEADER))
 
 
-def _same_origin(request: web.Request) -> None:
+def _same_origin(headers: Mapping[str, str]) -> None:
     """A browser on another site must not change a node (CSRF): a state-changing request
     that names an Origin must come from this node's own page. Nodes and scripts send none."""
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
+    origin = headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != headers.get("host"):
         raise Refusal(403, "cross_origin", f"requests from {origin[:80]} are not accepted")
 
 
@@ -193,25 +233,24 @@ async def edge_middleware(
     edge = request.app[EDGE]
     try:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            _same_origin(request)
+            _same_origin(request.headers)
         response = await handler(request)
     except Refusal as e:
-        if not e.counted:
-            return web.json_response({"error": e.detail, "reason": e.reason}, status=e.status)
-        status, reason, detail, headers = e.status, e.reason, e.detail, e.headers
+        refusal = e
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        status, detail = e.status, e.reason
         reason = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             e.status, "bad_request"
         )
-        headers = {}
+        refusal = Refusal(e.status, reason, e.reason)
     else:
         keys = response.get(SIGN_WITH)
         if keys is not None and isinstance(response, web.Response):
             assert isinstance(response.body, bytes)
             response.headers.update(keys.headers("reply", response.body, edge.clock()))
         return response
-    edge.on_refused(reason, f"{request.method} {request.path}: {detail}", request.remote)
-    return web.json_response({"error": detail, "reason": reason}, status=status, headers=headers)
+    status, body, headers = edge.refusal(
+        refusal, f"{request.method} {request.path}", request.remote
+    )
+    return web.Response(status=status, body=body, headers=headers)

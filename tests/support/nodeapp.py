@@ -1,5 +1,6 @@
 """One node in-process, as the integration tests start it: settings from an explicit mapping,
-its log in the test's own folder, and aiohttp's test client on the app."""
+its log in the test's own folder, served through the node's front (node.front, as
+`python -m node` serves it), and aiohttp's test client on it."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from node import create_app, from_env
 from node.core import Config
+from node.front import FrontRunner
 from node.logs import make_logger
 from node.runtime import Clock
 
-__all__ = ["MOVIES", "Client", "start_node"]
+__all__ = ["MOVIES", "Client", "FrontTestServer", "start_node"]
 
 Client = TestClient[web.Request, web.Application]
 MOVIES = ("Alien", "Heat", "Up")
@@ -38,5 +40,13 @@ async def start_node(
     if config is not None:
         settings = dataclasses.replace(settings, config=config)
     log = make_logger(settings.advertise, stream=open(tmp_path / "log", "w"))  # noqa: SIM115
-    client: Client = await aiohttp_client(create_app(settings, movies=movies, clock=clock, log=log))
+    app = create_app(settings, movies=movies, clock=clock, log=log)
+    client: Client = await aiohttp_client(FrontTestServer(app))
     return client
+
+
+class FrontTestServer(TestServer):
+    """aiohttp's test server with the node's front: gossip answered as a real node does."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return FrontRunner(self.app, **kwargs)
