@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from node.core import Config
 from node.core.auth import SIGNATURE_HEADER, TIME_HEADER, Keyring
 from node.faults import FaultLayer, Faults
 from node.guard import RateLimiter
-from tests.support.nodeapp import Client, start_node
+from tests.support.nodeapp import Client, invalid, start_node
 from tests.support.wire import gossip_message
 
 KEY_A = "alpha-key-0123456789"
@@ -42,13 +41,6 @@ async def make(
     return await start_node(
         aiohttp_client, tmp_path, env, ["Alien", "Heat"], config=config, clock=lambda: NOW
     )
-
-
-async def invalid(client: Client, reason: str) -> float:
-    text = await (await client.get("/metrics")).text()
-    m = re.search(rf'^gossip_invalid_requests_total{{reason="{reason}"}} (\S+)$', text, re.M)
-    assert m, reason
-    return float(m.group(1))
 
 
 # --- keys --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ its log in the test's own folder, served through the node's front (node.front, a
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from node.front import FrontRunner
 from node.logs import make_logger
 from node.runtime import Clock
 
-__all__ = ["MOVIES", "Client", "FrontTestServer", "start_node"]
+__all__ = ["MOVIES", "Client", "FrontTestServer", "invalid", "start_node"]
 
 Client = TestClient[web.Request, web.Application]
 MOVIES = ("Alien", "Heat", "Up")
@@ -50,3 +51,11 @@ class FrontTestServer(TestServer):
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
         return FrontRunner(self.app, **kwargs)
+
+
+async def invalid(client: Client, reason: str) -> float:
+    """The node's gossip_invalid_requests_total for `reason`, read from its /metrics."""
+    text = await (await client.get("/metrics")).text()
+    m = re.search(rf'^gossip_invalid_requests_total{{reason="{reason}"}} (\S+)$', text, re.M)
+    assert m, reason
+    return float(m.group(1))
