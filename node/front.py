@@ -17,6 +17,7 @@ do the tests' in-process nodes (tests/support/nodeapp.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 import time
@@ -40,6 +41,8 @@ _GOSSIP_PATHS = {b"/gossip/": "/gossip/", b"/gossip": "/gossip"}
 _HEADERS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
 _LENGTH = re.compile(rb"[0-9]{1,10}")
 _STATUS_LINES = {200: "HTTP/1.1 200 OK"}
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+_server_log = logging.getLogger("aiohttp.server")
 
 
 class _Front:
@@ -193,7 +196,13 @@ class _Connection(asyncio.Protocol):
         self.body_due = 0.0
         raw = bytes(buf[start:stop])
         del buf[:stop]
-        status, body, extra = self.front.edge.exchange(raw, headers, path, self.remote)
+        try:
+            status, body, extra = self.front.edge.exchange(raw, headers, path, self.remote)
+        except Exception:  # a bug, not the sender's fault: as aiohttp does, a 500 and a log
+            _server_log.exception("Error handling request")
+            self._write(500, b"500 Internal Server Error", _TEXT, keep=False)
+            self._close_now()
+            return True
         keep = headers.get("connection", "").lower() != "close"
         self._write(status, body, extra, keep)
         if not keep:

@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+from node.edge import EDGE
 from tests.support.nodeapp import Client, invalid, start_node
 from tests.support.wire import gossip_message
 
@@ -176,3 +177,21 @@ async def test_connection_close_is_honoured(aiohttp_client: Any, tmp_path: Any) 
     assert status == 200 and headers["connection"] == "close"
     assert await asyncio.wait_for(reader.read(), 2) == b""  # the second request is not read
     assert await known_version(c) == 2
+
+
+async def test_a_fault_inside_the_node_is_a_500_not_a_dropped_connection(
+    aiohttp_client: Any, tmp_path: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    c = await make(aiohttp_client, tmp_path)
+
+    class Broken:
+        def blocks_incoming(self, sender: str) -> bool:
+            raise RuntimeError("a bug in the fault layer")
+
+    monkeypatch.setattr(c.app[EDGE], "faults", Broken())
+    reader, writer = await connect(c)
+    writer.write(post(message(4)))
+    status, headers, _ = await read_reply(reader)
+    assert status == 500 and headers["connection"] == "close"
+    assert "Error handling request" in caplog.text
+    assert (await c.get("/healthz")).status == 200  # the node goes on
