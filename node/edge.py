@@ -80,7 +80,9 @@ class Edge:
         limits, then `exchange`."""
         self._admit(request.remote, request.headers)
         raw = await self.read_body(request)
-        status, body, headers = self.exchange(raw, request.headers, request.path, admitted=True)
+        status, body, headers = self.exchange(
+            raw, request.headers, request.path, request.remote, admitted=True
+        )
         return web.Response(status=status, body=body, headers=headers)
 
     def exchange(

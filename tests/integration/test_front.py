@@ -110,6 +110,11 @@ async def test_bad_requests_get_the_same_answer_through_the_front_and_through_ai
         assert answers[0] == answers[1], body
         assert 400 <= answers[0][0] < 500 and answers[0][2]["reason"]
     assert await invalid(c, "malformed_json") == 2
+    # each refusal is logged with the address it came from, whichever path took it
+    lines = [json.loads(x) for x in (tmp_path / "log").read_text().splitlines()]
+    refused = [x for x in lines if x["event"] == "request_refused"]
+    assert len(refused) == 2 * len(bodies)
+    assert {x["sender"] for x in refused} == {"127.0.0.1"}
 
 
 async def test_a_cross_site_post_is_refused_on_both_paths(
