@@ -43,6 +43,7 @@ _LENGTH = re.compile(rb"[0-9]{1,10}")
 _STATUS_LINES = {200: "HTTP/1.1 200 OK"}
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 _server_log = logging.getLogger("aiohttp.server")
+_Head = tuple[str, dict[str, str], int, int]
 
 
 class _Front:
@@ -94,6 +95,9 @@ class _Connection(asyncio.Protocol):
         self.paused = False  # reading paused: the peer does not read our answers
         self.last = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        #: The request being read, once its head is in: (path, headers, where its body
+        #: starts and ends in `buf`).
+        self.head: _Head | None = None
         #: When the body of the request being read must have arrived (0: none awaited).
         self.body_due = 0.0
 
@@ -151,49 +155,18 @@ class _Connection(asyncio.Protocol):
     def _step(self) -> bool:
         """Answers the request at the head of the buffer if it has all arrived; True when
         it must wait for more bytes (or the connection was handed over or closed)."""
-        buf = self.buf
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD:
-                self._hand_over()
-            return True
-        first = buf.find(b"\r\n")
-        parts = bytes(buf[:first]).split(b" ")
-        if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
-            self._hand_over()
-            return True
-        path = _GOSSIP_PATHS.get(parts[1])
-        block = bytes(buf[first + 2 : end + 2])
-        if path is None or end > MAX_HEAD or _HEADERS.fullmatch(block) is None:
-            self._hand_over()
-            return True
-        headers: dict[str, str] = {}
-        for line in block.decode("latin-1").split("\r\n")[:-1]:
-            name, _, value = line.partition(":")
-            name = name.lower()
-            if name in headers:  # a repeated header: aiohttp judges
-                self._hand_over()
+        if self.head is None:
+            self.head = self._read_head()
+            if self.head is None:
                 return True
-            headers[name] = value.strip(" \t")
-        length = headers.get("content-length")
-        if (
-            length is None
-            or _LENGTH.fullmatch(length.encode()) is None
-            or int(length) > self.front.max_body
-            or "transfer-encoding" in headers
-            or "expect" in headers
-            or "upgrade" in headers
-        ):
-            self._hand_over()
-            return True
-        start = end + 4
-        stop = start + int(length)
+        path, headers, start, stop = self.head
+        buf = self.buf
         if len(buf) < stop:  # the body is on its way: within the edge's read limit
             if not self.body_due:
                 self.body_due = time.monotonic() + self.front.edge.read_timeout_s
                 self._arm(self.front.edge.read_timeout_s)
             return True
-        self.body_due = 0.0
+        self.head, self.body_due = None, 0.0
         raw = bytes(buf[start:stop])
         del buf[:stop]
         try:
@@ -209,6 +182,47 @@ class _Connection(asyncio.Protocol):
             self._close_now()
             return True
         return False
+
+    def _read_head(self) -> _Head | None:
+        """The head at the start of the buffer, parsed once (its body may take several
+        reads): None while it is incomplete, or when it is not plain gossip and the
+        connection was handed to aiohttp."""
+        buf = self.buf
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > MAX_HEAD:
+                self._hand_over()
+            return None
+        first = buf.find(b"\r\n")
+        parts = bytes(buf[:first]).split(b" ")
+        if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
+            self._hand_over()
+            return None
+        path = _GOSSIP_PATHS.get(parts[1])
+        block = bytes(buf[first + 2 : end + 2])
+        if path is None or end > MAX_HEAD or _HEADERS.fullmatch(block) is None:
+            self._hand_over()
+            return None
+        headers: dict[str, str] = {}
+        for line in block.decode("latin-1").split("\r\n")[:-1]:
+            name, _, value = line.partition(":")
+            name = name.lower()
+            if name in headers:  # a repeated header: aiohttp judges
+                self._hand_over()
+                return None
+            headers[name] = value.strip(" \t")
+        length = headers.get("content-length")
+        if (
+            length is None
+            or _LENGTH.fullmatch(length.encode()) is None
+            or int(length) > self.front.max_body
+            or "transfer-encoding" in headers
+            or "expect" in headers
+            or "upgrade" in headers
+        ):
+            self._hand_over()
+            return None
+        return path, headers, end + 4, end + 4 + int(length)
 
     def _write(self, status: int, body: bytes, headers: dict[str, str], keep: bool) -> None:
         assert self.transport is not None
@@ -268,7 +282,7 @@ class _Connection(asyncio.Protocol):
 
     def _close_now(self) -> None:
         self._disarm()
-        self.body_due = 0.0
+        self.head, self.body_due = None, 0.0
         self.buf.clear()
         if self.transport is not None:
             self.transport.close()
