@@ -50,7 +50,11 @@ def create_app(
     """The whole node as an aiohttp application. Raises SettingsError for a bad movies file."""
     movies = tuple(movies) if movies is not None else load_movies(settings.movies)
     log = log or make_logger(
-        settings.advertise, settings.log_format, settings.log_level, name=settings.name
+        settings.advertise,
+        settings.log_format,
+        settings.log_level,
+        name=settings.name,
+        flush_s=settings.log_flush_s,
     )
     rt = Runtime(settings, movies, clock, log)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge_middleware])

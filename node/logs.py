@@ -29,11 +29,22 @@ never one per *message*:
 So `python -m lab.logs trace` can report every node's duplicates and TTL drops from the
 default level. A node killed with SIGKILL loses at most the last window's tally; a graceful
 stop writes it before `node_stopping`.
+
+Lines are written out together
+------------------------------
+A running node holds its per-update lines (`update_applied`, `update_duplicates`, and the
+debug lines) for up to `GOSSIP_LOG_FLUSH_SECONDS` (`flush_s`, 0.5 s by default) and
+writes them in one write (`_Batched`): under Docker every write to stdout wakes the
+daemon's log reader, and 2,000 one-line writes a second cost dockerd and containerd 31 % of
+a core against 1 % for the same lines in 20 writes (2026-12-02), enough to tip a lab of 100
+peers over. Any other line (a start, a join, a peer's state, a warning, a stop) and 64 KiB
+of held lines are written at once, after what was held; a SIGKILL loses the held lines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import sys
@@ -55,6 +66,7 @@ __all__ = [
     "NodeLogger",
     "TALLY_WINDOW_S",
     "TALLY_MAX_UPDATES",
+    "FLUSH_S",
 ]
 
 #: Seconds over which the copies of each update are counted before their line is written.
@@ -66,6 +78,14 @@ TALLY_MAX_UPDATES = 1000
 
 #: Lines before which every pending tally is written, so a graceful stop loses none.
 _FLUSH_BEFORE = frozenset({"node_stopping", "node_stopped"})
+
+#: Seconds a running node holds its log lines before writing them out together.
+FLUSH_S = 0.5
+#: The info lines written per update, which are held; any other info line (a start, a
+#: join, a peer's state, a stop) is written at once with what was held before it.
+_HELD = frozenset({"update_applied", "update_duplicates"})
+#: Held lines are written at once when they reach this many characters.
+_HOLD_MAX = 1 << 16
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -93,8 +113,11 @@ class NodeLogger:
         *,
         clock: Callable[[], float] = time.monotonic,
         window_s: float = TALLY_WINDOW_S,
+        held: _Batched | None = None,
     ) -> None:
         self._log = log
+        #: The stream that holds lines back (None: each line is written at once).
+        self._held = held
         self._tallying = _LEVELS[level] <= logging.INFO
         #: Whether debug lines are written at all.
         self.debugging = _LEVELS[level] <= logging.DEBUG
@@ -116,14 +139,23 @@ class NodeLogger:
     def info(self, event: str, **kw: Any) -> None:
         self._before(event)
         self._log.info(event, **kw)
+        if event not in _HELD:
+            self.drain()
 
     def warning(self, event: str, **kw: Any) -> None:
         self._before(event)
         self._log.warning(event, **kw)
+        self.drain()
 
     def error(self, event: str, **kw: Any) -> None:
         self._before(event)
         self._log.error(event, **kw)
+        self.drain()
+
+    def drain(self) -> None:
+        """Writes out the lines held back (before a line people wait for)."""
+        if self._held is not None:
+            self._held.drain()
 
     # --- the tally ----------------------------------------------------------------------
     def count(
@@ -232,10 +264,13 @@ def make_logger(
     clock: Callable[[], float] = time.monotonic,
     window_s: float = TALLY_WINDOW_S,
     name: str | None = None,
+    flush_s: float = 0.0,
 ) -> NodeLogger:
     """A logger for one node (no global configuration: several nodes can share a process).
     `name` is the display name (default: derived from `node_id` without DNS, node.names);
-    `clock` and `window_s` time the duplicate tally (tests pass their own)."""
+    `clock` and `window_s` time the duplicate tally (tests pass their own); `flush_s` > 0
+    holds lines for up to that long while an event loop runs and writes them together
+    (`_Batched`; a node passes GOSSIP_LOG_FLUSH_SECONDS)."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if fmt == "json"
@@ -246,7 +281,12 @@ def make_logger(
         structlog.processors.format_exc_info,
         renderer,
     ]
-    out = stream or sys.stdout
+    out: TextIO = stream or sys.stdout
+    held = None
+    if flush_s > 0:
+        held = _Batched(out, flush_s)
+        atexit.register(held.drain)
+        out = held  # type: ignore[assignment]
     logger = structlog.wrap_logger(
         structlog.PrintLogger(out),
         processors=processors,
@@ -257,7 +297,64 @@ def make_logger(
     bound = logger.bind(node=node_id, name=name)
     if fmt == "json":
         bound = _JsonLines(out, {"node": node_id, "name": name}, level, bound)
-    return NodeLogger(bound, level, clock=clock, window_s=window_s)
+    return NodeLogger(bound, level, clock=clock, window_s=window_s, held=held)
+
+
+class _Batched:
+    """A text stream that holds what is written to it for up to `every_s` and passes it on
+    in one write (see "Lines are written out together" above). `flush` does nothing: the
+    loggers call it after every line, and the held lines go out on the timer, at
+    `_HOLD_MAX` characters, or on `drain`. Without a running event loop (a script, a test,
+    the node's last lines after its loop stopped) every write goes straight through."""
+
+    def __init__(self, stream: TextIO, every_s: float) -> None:
+        self._stream = stream
+        self.every_s = every_s
+        self._parts: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= _HOLD_MAX or not self._arm():
+            self.drain()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> None:
+        """Writes what is held, now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except ValueError:  # the stream was closed under us (a test's file, interpreter exit)
+            pass
+
+    def _arm(self) -> bool:
+        """A timer on the running loop for the held lines; False without a running loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if self._timer is None or self._loop is not loop:
+            self._loop = loop
+            self._timer = loop.call_later(self.every_s, self._on_timer)
+        return True
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.drain()
 
 
 class _JsonLines:

@@ -79,6 +79,8 @@ class Settings:
     #: Log lines as `json` (for machines) or `console` (for people).
     log_format: str = "json"
     log_level: str = "info"
+    #: Seconds log lines are held and then written together (node.logs; 0: each at once).
+    log_flush_s: float = 0.5
     #: Seed of the node's random source (mixed with its address); None: a random one.
     seed: int | None = None
     #: Seconds before a request to a peer is given up (connect, send and reply together);
@@ -264,6 +266,11 @@ VARIABLES: dict[str, Knob] = {k.variable: k for k in (
     Knob("GOSSIP_LOG_LEVEL", "--log-level", "log_level",
          _one_of("debug", "info", "warning", "error"), "LEVEL",
          "debug, info, warning or error", "`debug`, `info`, `warning`, `error`"),
+    Knob("GOSSIP_LOG_FLUSH_SECONDS", "--log-flush-seconds", "log_flush_s", _non_negative,
+         "SECONDS", "log lines are written out together this often (0: each at once)",
+         "log lines are held this long and written out together (a warning, an error or a "
+         "stop at once); under Docker each write wakes the daemon, see [logs](logs.md). "
+         "0 writes each line at once"),
     Knob("GOSSIP_SEED", "--seed", "seed", _whole, "N", "seed of the node's random source",
          "seed of the node's random source, for reproducible runs", shown="random"),
     Knob("GOSSIP_REQUEST_TIMEOUT_SECONDS", "--request-timeout-seconds", "request_timeout_s",

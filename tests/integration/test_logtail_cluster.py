@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from lab.cluster import LocalCluster
-from node.logs import TALLY_WINDOW_S
+from node.logs import FLUSH_S, TALLY_WINDOW_S
 from tests.support.ports import port_range
 from tests.support.waits import wait_until
 
@@ -138,6 +138,7 @@ def test_follow_shows_the_update_arriving_at_every_node(
     origin = f"127.0.0.1:{origin_port}"
     follow = ["-f", "--json", "--lines", "0", "--hold", "0.2"]
     only = ["--origin", origin, "--event", "update_applied"]
+    time.sleep(2 * FLUSH_S)  # the start-up's lines, held by the nodes, are out before -n 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "lab.logs", *follow, *only, str(tmp_path)],
         cwd=ROOT,

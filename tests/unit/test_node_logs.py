@@ -233,3 +233,71 @@ def test_every_event_the_node_logs_is_in_the_catalogue() -> None:
         logged |= set(re.findall(r"\blog\.(?:debug|info|warning|error)\(\s*\"(\w+)\"", text))
     assert logged, "found no log calls: the pattern is out of date"
     assert logged <= set(BY_NAME), sorted(logged - set(BY_NAME))
+
+
+class Writes(io.StringIO):
+    """A stream that counts the writes it gets (each one wakes Docker's log reader)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+async def test_a_running_node_writes_its_lines_out_together() -> None:
+    out = Writes()
+    log = make_logger(NODE, stream=out, flush_s=0.05)
+    for version in range(1, 31):
+        log_event(log, applied(version=version))
+    assert out.getvalue() == ""  # held
+
+    async def written() -> str:
+        return out.getvalue()
+
+    await async_wait_until(written, 5, "the held lines written by their timer", step=0.02)
+    assert out.writes == 1
+    assert [r["version"] for r in lines(out)] == list(range(1, 31))
+
+
+async def test_lines_other_than_per_update_ones_are_written_at_once_after_what_was_held() -> None:
+    out = Writes()
+    log = make_logger(NODE, stream=out, flush_s=60)
+    log_event(log, applied())
+    log_event(log, Deduplicated(UUID, ORIGIN, 7, "127.0.0.1:7002"))
+    assert out.getvalue() == ""
+    log.warning("bootstrap_failed", error="refused")
+    assert [r["event"] for r in lines(out)] == ["update_applied", "bootstrap_failed"]
+    log_event(log, applied(version=8))
+    log.info("bootstrap_ok", via=ORIGIN, peers=3)
+    log_event(log, applied(version=9))
+    log.error("node_crashed", error="boom")
+    log.info("node_stopping")  # (the tally of version 7's copy is written before it)
+    log.info("node_stopped", version=9)
+    assert [r["event"] for r in lines(out)][2:] == [
+        "update_applied",
+        "bootstrap_ok",
+        "update_applied",
+        "node_crashed",
+        "update_duplicates",
+        "node_stopping",
+        "node_stopped",
+    ]
+
+
+async def test_held_lines_are_written_once_they_fill_the_buffer() -> None:
+    out = Writes()
+    log = make_logger(NODE, stream=out, flush_s=60)
+    while out.writes == 0:
+        log_event(log, applied())
+    assert 60_000 < len(out.getvalue()) < 70_000  # 64 KiB, not an hour's lines
+
+
+def test_without_a_running_loop_every_line_goes_straight_out() -> None:
+    out = Writes()
+    log = make_logger(NODE, stream=out, flush_s=60)
+    log_event(log, applied())
+    log.info("node_started")
+    assert [r["event"] for r in lines(out)] == ["update_applied", "node_started"]
