@@ -13,7 +13,7 @@ tests/docker/test_compose_lab.py, so a query that returns nothing fails the test
 Queries read the recording rules of prometheus/rules/gossip.yml where one exists (the
 convergence series), and the nodes' metrics (docs/reference.md, docs/observability.md)
 otherwise. Rates use
-`$__rate_interval`, which the datasource's 1 s scrape interval keeps at 4 s or more.
+`$__rate_interval`, which the datasource's 2 s scrape interval keeps at 8 s or more.
 
 Names, not addresses: every node reports its display name in `gossip_node_info{name}`.
 Per-node series are multiplied by it (`* on (instance) group_left (name)`), which both

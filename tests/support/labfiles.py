@@ -24,9 +24,9 @@ DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
 PROVISIONING = ROOT / "grafana" / "provisioning"
 
 #: What Grafana puts in for its variables when a test runs a query itself: "All" for the
-#: lab's template variables, the smallest rate window the 1 s scrape gives, and a range.
+#: lab's template variables, the smallest rate window the 2 s scrape gives, and a range.
 GRAFANA_VARIABLES = {
-    "__rate_interval": "4s",
+    "__rate_interval": "8s",
     "__interval": "2s",
     "__range": "1h",
     "node": ".*",
